@@ -1,0 +1,62 @@
+// ApiClient: the CLI's only way to talk to paddockd, over its REST API.
+//
+// The daemon listens on a unix socket (callers are identified by their credentials, no token) and
+// optionally on TCP (every /api request carries `Authorization: Bearer <token>`). ApiClient hides
+// that choice from the commands: they ask for a path and get the HTTP status, content type and
+// body back. Only transport failures are errors here; an HTTP error status is a normal response
+// that the caller interprets.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace paddock::cli {
+
+// Where the daemon is and how to reach it.
+struct ApiEndpoint {
+  std::string socket_path;  // used when `url` is empty
+  std::string url;          // e.g. "http://127.0.0.1:7070"; when set, TCP is used
+  std::string token;        // bearer token, sent over TCP only
+  std::chrono::milliseconds timeout{30'000};
+  std::string user_agent;
+
+  bool UsesTcp() const { return !url.empty(); }
+};
+
+struct ApiResponse {
+  int status = 0;
+  std::string content_type;  // as sent, parameters included; empty when there was none
+  std::string body;
+};
+
+class ApiClient {
+ public:
+  explicit ApiClient(ApiEndpoint endpoint);
+
+  // `path` starts with '/', e.g. "/api/v1/status". Fails with kUnavailable when the daemon cannot
+  // be reached or the exchange breaks off (refused, no socket, timeout, reset).
+  Result<ApiResponse> Get(std::string_view path) const;
+  Result<ApiResponse> Post(std::string_view path, std::string_view json_body) const;
+  Result<ApiResponse> Delete(std::string_view path) const;
+
+  // Names the daemon's address for messages: "unix socket /path" or the URL.
+  std::string Describe() const;
+
+ private:
+  Result<ApiResponse> Send(std::string_view method, std::string_view path,
+                           std::string_view json_body) const;
+  // Gives a clear reason for the common unix-socket failures before curl's generic one.
+  Status CheckSocketReachable() const;
+  bool UsesTcp() const { return endpoint_.UsesTcp(); }
+
+  ApiEndpoint endpoint_;
+};
+
+// Percent-encodes one path segment (RFC 3986: everything but unreserved characters), so that a
+// name like "a/b" stays one segment.
+std::string EscapePathSegment(std::string_view segment);
+
+}  // namespace paddock::cli

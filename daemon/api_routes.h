@@ -1,0 +1,41 @@
+// The REST API's routes and their handlers. Each handler is a small function of (context,
+// request); ApiServer has already authenticated the caller and parsed any JSON body.
+// Every route registered here must be described in daemon/openapi.json (checked by a unit test).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "daemon/config.h"
+#include "daemon/metrics.h"
+#include "daemon/router.h"
+#include "daemon/token_store.h"
+
+namespace paddock {
+
+// What the handlers read. Owned by the Daemon; outlives the router.
+struct ApiContext {
+  std::string version;
+  std::string state_dir;
+  std::string listen;  // "" when TCP is off
+  bool tls = false;
+  std::string cgroup_mode;
+  std::chrono::system_clock::time_point started_at;
+  std::chrono::steady_clock::time_point started_steady;
+  int64_t daemon_starts = 0;
+  TokenStore* tokens = nullptr;
+  HttpMetrics* metrics = nullptr;
+};
+
+void RegisterRoutes(Router* router, ApiContext* context);
+
+// The OpenAPI 3.1 document (daemon/openapi.json, embedded at build time).
+std::string_view OpenApiDocument();
+
+// "2026-11-23T15:04:05Z"
+std::string FormatTimestamp(std::chrono::system_clock::time_point t);
+
+}  // namespace paddock

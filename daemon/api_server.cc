@@ -1,0 +1,274 @@
+#include "daemon/api_server.h"
+
+#include <civetweb.h>
+#include <openssl/ssl.h>
+
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "base/log.h"
+#include "daemon/problem.h"
+
+namespace paddock {
+namespace {
+
+constexpr char kInternalListen[] = "127.0.0.1:0";
+
+bool IsJsonContentType(std::string_view value) {
+  const auto semicolon = value.find(';');
+  std::string_view media = value.substr(0, semicolon);
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  return media.size() == 16 && ::strncasecmp(media.data(), "application/json", 16) == 0;
+}
+
+std::string BearerToken(const HttpRequest& request) {
+  const std::string header = request.Header("Authorization");
+  if (header.size() <= 7 || ::strncasecmp(header.c_str(), "Bearer ", 7) != 0) return "";
+  return header.substr(7);
+}
+
+HttpRequest ToRequest(const mg_request_info* info) {
+  HttpRequest request;
+  request.method = info->request_method;
+  request.path = info->local_uri != nullptr ? info->local_uri : "/";
+  if (info->query_string != nullptr) request.query = info->query_string;
+  for (int i = 0; i < info->num_headers; ++i) {
+    request.headers.emplace(info->http_headers[i].name, info->http_headers[i].value);
+  }
+  return request;
+}
+
+void WriteResponse(mg_connection* conn, const HttpRequest& request, const HttpResponse& response) {
+  mg_response_header_start(conn, response.status);
+  if (!response.content_type.empty()) {
+    mg_response_header_add(conn, "Content-Type", response.content_type.c_str(), -1);
+  }
+  const std::string length = std::to_string(response.body.size());
+  mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
+  mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+  for (const auto& [name, value] : response.headers) {
+    mg_response_header_add(conn, name.c_str(), value.c_str(), -1);
+  }
+  mg_response_header_send(conn);
+  if (request.method != "HEAD" && !response.body.empty()) {
+    mg_write(conn, response.body.data(), response.body.size());
+  }
+}
+
+std::string JoinMethods(const std::vector<std::string>& methods) {
+  std::string out;
+  for (const auto& m : methods) {
+    if (!out.empty()) out += ", ";
+    out += m;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ApiServer>> ApiServer::Start(const DaemonConfig& config,
+                                                    Dependencies deps) {
+  static const unsigned kLibraryInit = mg_init_library(MG_FEATURES_TLS);
+  (void)kLibraryInit;
+  std::unique_ptr<ApiServer> server(new ApiServer(deps, config.max_body_bytes,
+                                                  config.tls_certificate, config.tls_private_key));
+  std::string ports;
+  if (config.tcp_enabled) {
+    ports = config.listen.ToString() + (config.tls_enabled() ? "s" : "") + ",";
+  }
+  ports += kInternalListen;
+  const std::string threads = std::to_string(config.http_threads);
+  const char* options[] = {"listening_ports", ports.c_str(),
+                           "num_threads", threads.c_str(),
+                           "enable_keep_alive", "yes",
+                           "request_timeout_ms", "30000",
+                           "keep_alive_timeout_ms", "30000",
+                           "tcp_nodelay", "1",
+                           "ssl_protocol_version", "4",  // TLS 1.2 and newer
+                           nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = &ApiServer::LogMessage;
+  if (config.tls_enabled()) callbacks.init_ssl = &ApiServer::InitTls;
+  mg_init_data init{&callbacks, server.get(), options};
+  char error_text[256] = "";
+  unsigned error_code = 0;
+  mg_error_data error{&error_code, error_text, sizeof error_text};
+  server->context_ = mg_start2(&init, &error);
+  if (server->context_ == nullptr) {
+    return Status::Unavailable("cannot start HTTP server on " +
+                               (config.tcp_enabled ? config.listen.ToString() : std::string("loopback")) +
+                               ": " + error_text);
+  }
+  mg_server_port listening[2];
+  const int n = mg_get_server_ports(server->context_, 2, listening);
+  if (n != (config.tcp_enabled ? 2 : 1)) return Status::Internal("unexpected listening ports");
+  server->public_port_ = config.tcp_enabled ? listening[0].port : 0;
+  server->internal_port_ = listening[n - 1].port;
+  mg_set_request_handler(server->context_, "/", &ApiServer::HandleRequest, server.get());
+  return server;
+}
+
+ApiServer::ApiServer(Dependencies deps, size_t max_body_bytes, std::string tls_certificate,
+                     std::string tls_private_key)
+    : deps_(deps),
+      max_body_bytes_(max_body_bytes),
+      tls_certificate_(std::move(tls_certificate)),
+      tls_private_key_(std::move(tls_private_key)) {}
+
+ApiServer::~ApiServer() { Stop(); }
+
+void ApiServer::Stop() {
+  if (context_ != nullptr) {
+    mg_stop(context_);
+    context_ = nullptr;
+  }
+}
+
+// Loads the certificate chain and key ourselves: civetweb's own option wants both in one file.
+int ApiServer::InitTls(void* ssl_context, void* self) {
+  auto* server = static_cast<ApiServer*>(self);
+  auto* ctx = static_cast<SSL_CTX*>(ssl_context);
+  if (SSL_CTX_use_certificate_chain_file(ctx, server->tls_certificate_.c_str()) != 1) {
+    LogError("cannot load TLS certificate", {{"FILE", server->tls_certificate_}});
+    return -1;
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, server->tls_private_key_.c_str(), SSL_FILETYPE_PEM) != 1) {
+    LogError("cannot load TLS private key", {{"FILE", server->tls_private_key_}});
+    return -1;
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    LogError("TLS private key does not match the certificate",
+             {{"FILE", server->tls_private_key_}});
+    return -1;
+  }
+  return 1;
+}
+
+int ApiServer::LogMessage(const mg_connection*, const char* message) {
+  LogWarning(std::string("http: ") + message);
+  return 1;
+}
+
+int ApiServer::HandleRequest(mg_connection* conn, void* self) {
+  auto* server = static_cast<ApiServer*>(self);
+  const auto start = std::chrono::steady_clock::now();
+  const mg_request_info* info = mg_get_request_info(conn);
+  HttpRequest request = ToRequest(info);
+  request.caller = server->IdentifyCaller(request, info->server_port, info->remote_port);
+  std::string route_label = "unmatched";
+  HttpResponse response;
+  try {
+    response = server->Serve(conn, request, &route_label);
+  } catch (const std::exception& e) {
+    LogError("request handler failed", {{"PATH", request.path}, {"ERROR", e.what()}});
+    response = Problem(500, "internal", "Internal error", "the request could not be completed");
+  }
+  WriteResponse(conn, request, response);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  server->deps_.metrics->Observe(request.method, route_label, response.status, seconds);
+  if (GetLogLevel() <= LogLevel::kDebug) {
+    LogDebug("http request", {{"METHOD", request.method},
+                              {"PATH", request.path},
+                              {"STATUS", std::to_string(response.status)}});
+  }
+  return response.status;
+}
+
+Caller ApiServer::IdentifyCaller(const HttpRequest& request, int server_port,
+                                 int remote_port) const {
+  Caller caller;
+  if (server_port == internal_port_) {
+    // Only the unix-socket bridge may use the internal port; anything else stays anonymous.
+    if (auto peer = deps_.peers->Find(remote_port)) {
+      caller.kind = Caller::Kind::kUnixPeer;
+      caller.uid = peer->uid;
+      caller.gid = peer->gid;
+      caller.pid = peer->pid;
+      caller.admin = peer->uid == 0;
+    }
+    return caller;
+  }
+  if (auto token = deps_.tokens->Authenticate(BearerToken(request))) {
+    caller.kind = Caller::Kind::kToken;
+    caller.token_name = token->name;
+    caller.admin = token->admin;
+  }
+  return caller;
+}
+
+HttpResponse ApiServer::Serve(mg_connection* conn, HttpRequest& request,
+                              std::string* route_label) {
+  const bool api_path = request.path == "/api" || request.path.starts_with("/api/");
+  if (api_path && !request.caller.authenticated()) {
+    HttpResponse r = Problem(401, "unauthorized", "Unauthorized",
+                             "send \"Authorization: Bearer <token>\" or use the unix socket");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"paddock\"");
+    return r;
+  }
+  Router::Match match = deps_.router->Find(request.method, request.path);
+  if (match.route == nullptr) {
+    if (!match.allowed_methods.empty()) {
+      HttpResponse r = Problem(405, "method-not-allowed", "Method not allowed",
+                               request.method + " is not allowed on " + request.path);
+      r.headers.emplace_back("Allow", JoinMethods(match.allowed_methods));
+      return r;
+    }
+    return Problem(404, "not-found", "Not found", "no route for " + request.path);
+  }
+  const Route& route = *match.route;
+  *route_label = route.pattern;
+  request.path_params = std::move(match.params);
+  if (route.options.requires_auth && !request.caller.authenticated()) {
+    return Problem(401, "unauthorized", "Unauthorized", "authentication required");
+  }
+  if (route.options.admin_only && !request.caller.admin) {
+    return Problem(403, "forbidden", "Forbidden", "this operation needs an admin caller");
+  }
+  const long long content_length = mg_get_request_info(conn)->content_length;
+  if (route.options.json_body) {
+    if (!IsJsonContentType(request.Header("Content-Type"))) {
+      return Problem(415, "unsupported-media-type", "Unsupported media type",
+                     "send the body as Content-Type: application/json");
+    }
+  }
+  if (auto error = ReadBody(conn, content_length, request)) return *error;
+  if (route.options.json_body) {
+    request.json = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (request.json.is_discarded()) {
+      return Problem(400, "malformed-json", "Malformed JSON", "the request body is not valid JSON");
+    }
+    if (!request.json.is_object()) {
+      return Problem(400, "invalid-request", "Invalid request", "the body must be a JSON object");
+    }
+  }
+  return route.handler(request);
+}
+
+std::optional<HttpResponse> ApiServer::ReadBody(mg_connection* conn, long long content_length,
+                                                HttpRequest& request) const {
+  const size_t limit = max_body_bytes_.load();
+  auto too_large = [&] {
+    return Problem(413, "payload-too-large", "Payload too large",
+                   "request bodies are limited to " + std::to_string(limit) + " bytes");
+  };
+  if (content_length > 0 && static_cast<unsigned long long>(content_length) > limit) {
+    // Do not read what we refuse; the connection cannot be reused after an unread body.
+    mg_disable_connection_keep_alive(conn);
+    return too_large();
+  }
+  char buf[16 * 1024];
+  for (;;) {
+    const int n = mg_read(conn, buf, sizeof buf);
+    if (n <= 0) break;
+    request.body.append(buf, static_cast<size_t>(n));
+    if (request.body.size() > limit) {
+      mg_disable_connection_keep_alive(conn);
+      return too_large();
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace paddock

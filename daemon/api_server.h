@@ -1,0 +1,74 @@
+// ApiServer: the HTTP front of paddockd, on civetweb.
+//
+// It owns everything between the socket and a route handler: caller identification (bearer token
+// on TCP, SO_PEERCRED via PeerRegistry on the internal port that serves the unix socket), 401/403,
+// 404/405 with Allow, request body limits (413), JSON content type (415) and parsing (400),
+// problem+json for every error, exception containment, and per-route metrics. Handlers see a
+// parsed HttpRequest and return an HttpResponse.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/status.h"
+#include "daemon/config.h"
+#include "daemon/metrics.h"
+#include "daemon/peer_registry.h"
+#include "daemon/router.h"
+#include "daemon/token_store.h"
+
+struct mg_context;
+struct mg_connection;
+
+namespace paddock {
+
+class ApiServer {
+ public:
+  struct Dependencies {
+    const Router* router;
+    const TokenStore* tokens;
+    const PeerRegistry* peers;
+    HttpMetrics* metrics;
+  };
+
+  // Starts listening on config.listen (when TCP is on; TLS when configured) and on an internal
+  // loopback port for the unix-socket bridge. Everything in `deps` must outlive the server.
+  static Result<std::unique_ptr<ApiServer>> Start(const DaemonConfig& config, Dependencies deps);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Stops accepting and waits for requests in flight.
+  void Stop();
+
+  int public_port() const { return public_port_; }  // 0 when TCP is off
+  int internal_port() const { return internal_port_; }
+  // Applied on reload.
+  void set_max_body_bytes(size_t bytes) { max_body_bytes_ = bytes; }
+
+ private:
+  ApiServer(Dependencies deps, size_t max_body_bytes, std::string tls_certificate,
+            std::string tls_private_key);
+  static int HandleRequest(mg_connection* conn, void* self);
+  static int InitTls(void* ssl_context, void* self);
+  static int LogMessage(const mg_connection* conn, const char* message);
+
+  HttpResponse Serve(mg_connection* conn, HttpRequest& request, std::string* route_label);
+  Caller IdentifyCaller(const HttpRequest& request, int server_port, int remote_port) const;
+  // Reads the body (bounded by max_body_bytes_); returns an error response when it must stop.
+  std::optional<HttpResponse> ReadBody(mg_connection* conn, long long content_length,
+                                       HttpRequest& request) const;
+
+  Dependencies deps_;
+  std::atomic<size_t> max_body_bytes_;
+  std::string tls_certificate_;
+  std::string tls_private_key_;
+  mg_context* context_ = nullptr;
+  int public_port_ = 0;
+  int internal_port_ = 0;
+};
+
+}  // namespace paddock

@@ -1,0 +1,202 @@
+#include "daemon/config.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <functional>
+#include <map>
+#include <toml++/toml.h>
+
+#include "base/file_util.h"
+
+namespace paddock {
+namespace {
+
+// One error message format for everything the file can get wrong.
+Status ConfigError(const std::string& source, const toml::source_region& where,
+                   std::string_view key, std::string_view what) {
+  std::string m = source;
+  if (where.begin.line > 0) m += ":" + std::to_string(where.begin.line);
+  m += ": ";
+  if (!key.empty()) {
+    m += "key '";
+    m += key;
+    m += "': ";
+  }
+  m += what;
+  return Status::InvalidArgument(std::move(m));
+}
+
+std::string_view TypeName(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    default: return "a date/time";
+  }
+}
+
+// A key the file may set: its TOML type and how to store a value of that type.
+struct KeySpec {
+  toml::node_type type;
+  // Returns "" when the value was stored, else what is wrong with it.
+  std::function<std::string(const toml::node&, DaemonConfig&)> apply;
+};
+
+KeySpec StringKey(std::function<std::string(const std::string&, DaemonConfig&)> set) {
+  return {toml::node_type::string, [set = std::move(set)](const toml::node& n, DaemonConfig& c) {
+            return set(n.as_string()->get(), c);
+          }};
+}
+
+KeySpec IntegerKey(int64_t min, int64_t max,
+                   std::function<void(int64_t, DaemonConfig&)> set) {
+  return {toml::node_type::integer,
+          [=, set = std::move(set)](const toml::node& n, DaemonConfig& c) -> std::string {
+            const int64_t v = n.as_integer()->get();
+            if (v < min || v > max) {
+              return "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                     ", got " + std::to_string(v);
+            }
+            set(v, c);
+            return "";
+          }};
+}
+
+const std::map<std::string, std::map<std::string, KeySpec>>& Schema() {
+  static const auto* schema = new std::map<std::string, std::map<std::string, KeySpec>>{
+      {"daemon",
+       {
+           {"state_dir", StringKey([](const std::string& v, DaemonConfig& c) -> std::string {
+              if (v.empty() || v.front() != '/') return "must be an absolute path";
+              c.state_dir = v;
+              return "";
+            })},
+           {"log_level", StringKey([](const std::string& v, DaemonConfig& c) -> std::string {
+              auto level = ParseLogLevel(v);
+              if (!level) return "must be one of debug, info, warning, error; got \"" + v + "\"";
+              c.log_level = *level;
+              return "";
+            })},
+       }},
+      {"api",
+       {
+           {"listen", StringKey([](const std::string& v, DaemonConfig& c) -> std::string {
+              if (v.empty()) {
+                c.tcp_enabled = false;
+                return "";
+              }
+              auto addr = ParseListenAddress(v);
+              if (!addr.ok()) return addr.status().message();
+              c.tcp_enabled = true;
+              c.listen = *addr;
+              return "";
+            })},
+           {"socket_group", StringKey([](const std::string& v, DaemonConfig& c) -> std::string {
+              c.socket_group = v;
+              return "";
+            })},
+           {"tls_certificate", StringKey([](const std::string& v, DaemonConfig& c) -> std::string {
+              c.tls_certificate = v;
+              return "";
+            })},
+           {"tls_private_key", StringKey([](const std::string& v, DaemonConfig& c) -> std::string {
+              c.tls_private_key = v;
+              return "";
+            })},
+           {"max_body_bytes", IntegerKey(1024, int64_t{1} << 34, [](int64_t v, DaemonConfig& c) {
+              c.max_body_bytes = static_cast<size_t>(v);
+            })},
+           {"threads", IntegerKey(1, 256, [](int64_t v, DaemonConfig& c) {
+              c.http_threads = static_cast<int>(v);
+            })},
+       }},
+  };
+  return *schema;
+}
+
+Status ApplySection(const std::string& source, const std::string& section,
+                    const toml::table& table, const std::map<std::string, KeySpec>& keys,
+                    DaemonConfig& config) {
+  for (const auto& [key, node] : table) {
+    const std::string name = section + "." + std::string(key.str());
+    auto spec = keys.find(std::string(key.str()));
+    if (spec == keys.end()) return ConfigError(source, key.source(), name, "unknown key");
+    if (node.type() != spec->second.type) {
+      return ConfigError(source, node.source(), name,
+                         "wrong type: expected " +
+                             std::string(spec->second.type == toml::node_type::string
+                                             ? "a string"
+                                             : "an integer") +
+                             ", got " + std::string(TypeName(node)));
+    }
+    std::string problem = spec->second.apply(node, config);
+    if (!problem.empty()) return ConfigError(source, node.source(), name, problem);
+  }
+  return Status::Ok();
+}
+
+Status CheckConsistency(const std::string& source, const DaemonConfig& config) {
+  if (config.tls_certificate.empty() != config.tls_private_key.empty()) {
+    return ConfigError(source, {}, "api.tls_certificate",
+                       "tls_certificate and tls_private_key must be set together");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ListenAddress> ParseListenAddress(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Status::InvalidArgument("expected HOST:PORT, got \"" + std::string(text) + "\"");
+  }
+  ListenAddress addr;
+  addr.host = std::string(text.substr(0, colon));
+  const std::string_view port = text.substr(colon + 1);
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), addr.port);
+  if (ec != std::errc() || end != port.data() + port.size() || addr.port < 1 ||
+      addr.port > 65535) {
+    return Status::InvalidArgument("port must be 1-65535 in \"" + std::string(text) + "\"");
+  }
+  in_addr ignored;
+  if (addr.host != "localhost" && ::inet_pton(AF_INET, addr.host.c_str(), &ignored) != 1) {
+    return Status::InvalidArgument("host must be an IPv4 address or localhost in \"" +
+                                   std::string(text) + "\"");
+  }
+  return addr;
+}
+
+Result<DaemonConfig> ParseConfig(std::string_view text, const std::string& source_name) {
+  DaemonConfig config;
+  config.source = source_name;
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    return ConfigError(source_name, e.source(), "", std::string(e.description()));
+  }
+  for (const auto& [section, node] : root) {
+    const std::string name(section.str());
+    auto keys = Schema().find(name);
+    if (keys == Schema().end()) return ConfigError(source_name, section.source(), name, "unknown section");
+    if (!node.is_table()) {
+      return ConfigError(source_name, node.source(), name,
+                         "expected a table [" + name + "], got " + std::string(TypeName(node)));
+    }
+    PADDOCK_RETURN_IF_ERROR(ApplySection(source_name, name, *node.as_table(), keys->second, config));
+  }
+  PADDOCK_RETURN_IF_ERROR(CheckConsistency(source_name, config));
+  return config;
+}
+
+Result<DaemonConfig> LoadConfigFile(const std::string& path) {
+  auto text = ReadFileToString(path);
+  if (!text.ok()) return text.status().WithContext("cannot read config");
+  return ParseConfig(*text, path);
+}
+
+}  // namespace paddock

@@ -1,0 +1,50 @@
+// paddockd's configuration: the TOML file (/etc/paddock/paddockd.toml by default) plus flags.
+//
+// Every key is documented in packaging/paddockd.toml. Parsing is strict: a syntax error, an
+// unknown section or key, a wrong type or a bad value is an error whose message names the file,
+// the line and the key, so a typo never leaves the daemon half-configured.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "base/log.h"
+#include "base/status.h"
+
+namespace paddock {
+
+inline constexpr std::string_view kDefaultConfigPath = "/etc/paddock/paddockd.toml";
+inline constexpr std::string_view kDefaultStateDir = "/var/lib/paddock";
+
+struct ListenAddress {
+  std::string host;  // IPv4 address or "localhost"
+  int port = 0;
+  std::string ToString() const { return host + ":" + std::to_string(port); }
+};
+
+struct DaemonConfig {
+  std::string source;  // the file read, or "" when running on defaults
+  std::string state_dir{kDefaultStateDir};
+  LogLevel log_level = LogLevel::kInfo;
+  bool tcp_enabled = true;
+  ListenAddress listen{"127.0.0.1", 7070};
+  std::string socket_group = "paddock";
+  std::string tls_certificate;
+  std::string tls_private_key;
+  size_t max_body_bytes = 1 << 20;
+  int http_threads = 16;
+
+  bool tls_enabled() const { return !tls_certificate.empty(); }
+};
+
+// Parses TOML `text`; `source_name` is used in error messages ("<source_name>:<line>: ...").
+Result<DaemonConfig> ParseConfig(std::string_view text, const std::string& source_name);
+
+// Reads and parses the file at `path`.
+Result<DaemonConfig> LoadConfigFile(const std::string& path);
+
+// Parses "HOST:PORT" (IPv4 or "localhost"; port 1-65535). Used for the config key and --listen.
+Result<ListenAddress> ParseListenAddress(std::string_view text);
+
+}  // namespace paddock

@@ -1,0 +1,239 @@
+#include "daemon/daemon.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "base/file_util.h"
+#include "base/log.h"
+#include "sandbox/cgroup_mode.h"
+
+#ifndef PADDOCK_VERSION
+#define PADDOCK_VERSION "0.0.0"
+#endif
+
+namespace paddock {
+namespace {
+
+sigset_t DaemonSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+// The gid of `name`, or -1 when there is no such group.
+gid_t LookupGroup(const std::string& name) {
+  if (name.empty()) return static_cast<gid_t>(-1);
+  std::vector<char> buf(16384);
+  group entry;
+  group* found = nullptr;
+  if (::getgrnam_r(name.c_str(), &entry, buf.data(), buf.size(), &found) != 0 || !found) {
+    return static_cast<gid_t>(-1);
+  }
+  return found->gr_gid;
+}
+
+// Keys that need a restart to change; a reload only warns about them.
+std::vector<std::string> RestartOnlyChanges(const DaemonConfig& a, const DaemonConfig& b) {
+  std::vector<std::string> changed;
+  if (a.state_dir != b.state_dir) changed.push_back("daemon.state_dir");
+  if (a.tcp_enabled != b.tcp_enabled || a.listen.ToString() != b.listen.ToString()) {
+    changed.push_back("api.listen");
+  }
+  if (a.socket_group != b.socket_group) changed.push_back("api.socket_group");
+  if (a.tls_certificate != b.tls_certificate || a.tls_private_key != b.tls_private_key) {
+    changed.push_back("api.tls_certificate/tls_private_key");
+  }
+  if (a.http_threads != b.http_threads) changed.push_back("api.threads");
+  return changed;
+}
+
+}  // namespace
+
+void BlockDaemonSignals() {
+  sigset_t set = DaemonSignals();
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+Daemon::Daemon(DaemonConfig config, std::function<Result<DaemonConfig>()> load_config,
+               bool announce)
+    : config_(std::move(config)), load_config_(std::move(load_config)), announce_(announce) {}
+
+Daemon::~Daemon() { Shutdown(); }
+
+Status Daemon::PrepareStateDir() {
+  PADDOCK_RETURN_IF_ERROR(MakeDirectories(config_.state_dir, 0750));
+  return Status::Ok();
+}
+
+Status Daemon::AcquireLock() {
+  const std::string path = JoinPath(config_.state_dir, "paddockd.lock");
+  lock_fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock_fd_) return Status::FromErrno("open " + path);
+  if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return Status::FromErrno("lock " + path);
+    auto holder = ReadFileToString(path);
+    std::string pid = holder.ok() ? *holder : "?";
+    while (!pid.empty() && pid.back() == '\n') pid.pop_back();
+    return Status::FailedPrecondition("another paddockd (pid " + pid + ") is using state dir " +
+                                      config_.state_dir);
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd_.get(), 0) != 0 ||
+      ::pwrite(lock_fd_.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    return Status::FromErrno("write " + path);
+  }
+  return Status::Ok();
+}
+
+Status Daemon::OpenDatabase() {
+  notifier_.Status("Opening state database");
+  auto db = StateDb::Open(JoinPath(config_.state_dir, "state.db"));
+  if (!db.ok()) return db.status();
+  db_ = std::move(db).value();
+  PADDOCK_RETURN_IF_ERROR(db_->Query(
+      "INSERT INTO daemon_starts(started_at, version, pid) VALUES (?1, ?2, ?3)",
+      {int64_t{std::time(nullptr)}, std::string(PADDOCK_VERSION), int64_t{::getpid()}}));
+  PADDOCK_RETURN_IF_ERROR(db_->Query("SELECT count(*) FROM daemon_starts", {},
+                                     [&](const StateDb::Row& r) {
+                                       context_.daemon_starts = std::get<int64_t>(r[0]);
+                                     }));
+  tokens_ = std::make_unique<TokenStore>(db_.get());
+  PADDOCK_RETURN_IF_ERROR(tokens_->Load());
+  return tokens_->EnsureAdminToken(JoinPath(config_.state_dir, "admin.token"));
+}
+
+Status Daemon::StartApi() {
+  context_.version = PADDOCK_VERSION;
+  context_.state_dir = config_.state_dir;
+  context_.tls = config_.tls_enabled();
+  context_.started_at = std::chrono::system_clock::now();
+  context_.started_steady = std::chrono::steady_clock::now();
+  context_.tokens = tokens_.get();
+  context_.metrics = &metrics_;
+  auto mode = sandbox::DetectCgroupMode();
+  context_.cgroup_mode = mode.ok() ? std::string(sandbox::CgroupModeName(*mode)) : "none";
+  if (!mode.ok()) LogWarning("cgroup layout not recognised", {{"ERROR", mode.status().message()}});
+  RegisterRoutes(&router_, &context_);
+
+  auto server = ApiServer::Start(config_, {&router_, tokens_.get(), &peers_, &metrics_});
+  if (!server.ok()) return server.status();
+  server_ = std::move(server).value();
+  context_.listen = config_.tcp_enabled
+                        ? config_.listen.host + ":" + std::to_string(server_->public_port())
+                        : "";
+  const gid_t group = LookupGroup(config_.socket_group);
+  if (group == static_cast<gid_t>(-1) && !config_.socket_group.empty()) {
+    LogInfo("socket group does not exist; the unix socket is root-only",
+            {{"GROUP", config_.socket_group}});
+  }
+  auto bridge = UnixSocketBridge::Start(JoinPath(config_.state_dir, "paddockd.sock"), group,
+                                        server_->internal_port(), &peers_);
+  if (!bridge.ok()) return bridge.status();
+  bridge_ = std::move(bridge).value();
+  return Status::Ok();
+}
+
+Status Daemon::Start() {
+  notifier_.Status("Starting");
+  sigset_t set = DaemonSignals();
+  signal_fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC));
+  if (!signal_fd_) return Status::FromErrno("signalfd");
+  PADDOCK_RETURN_IF_ERROR(PrepareStateDir());
+  PADDOCK_RETURN_IF_ERROR(AcquireLock());
+  PADDOCK_RETURN_IF_ERROR(OpenDatabase());
+  PADDOCK_RETURN_IF_ERROR(StartApi());
+
+  const std::string socket = JoinPath(config_.state_dir, "paddockd.sock");
+  const std::string token_file = JoinPath(config_.state_dir, "admin.token");
+  const std::string scheme = config_.tls_enabled() ? "https://" : "http://";
+  const std::string where =
+      config_.tcp_enabled ? "API on " + scheme + context_.listen + " and " + socket
+                          : "API on " + socket;
+  LogInfo("paddockd " PADDOCK_VERSION " ready",
+          {{"API", where}, {"TOKEN_FILE", token_file}, {"CGROUP_MODE", context_.cgroup_mode},
+           {"CONFIG", config_.source.empty() ? "(defaults)" : config_.source}});
+  if (announce_) {
+    std::printf("paddockd %s: %s\nadmin token: %s\n", PADDOCK_VERSION, where.c_str(),
+                token_file.c_str());
+    std::fflush(stdout);
+  }
+  notifier_.Ready();
+  notifier_.Status("Serving " + where);
+  return Status::Ok();
+}
+
+int Daemon::Run() {
+  const auto watchdog = notifier_.watchdog_interval();
+  const int timeout_ms = watchdog ? static_cast<int>(watchdog->count() / 1000) : -1;
+  if (watchdog) notifier_.WatchdogPing();
+  for (;;) {
+    pollfd pfd{signal_fd_.get(), POLLIN, 0};
+    const int rc = ::poll(&pfd, 1, timeout_ms);
+    if (watchdog) notifier_.WatchdogPing();
+    if (rc < 0 && errno != EINTR) {
+      LogError("poll on signals failed", {{"ERRNO", std::strerror(errno)}});
+      break;
+    }
+    if (rc <= 0) continue;
+    signalfd_siginfo info;
+    if (::read(signal_fd_.get(), &info, sizeof info) != sizeof info) continue;
+    if (info.ssi_signo == SIGHUP) {
+      Reload();
+      continue;
+    }
+    LogInfo("stopping", {{"SIGNAL", strsignal(static_cast<int>(info.ssi_signo))}});
+    break;
+  }
+  Shutdown();
+  return 0;
+}
+
+void Daemon::Reload() {
+  notifier_.Reloading();
+  notifier_.Status("Reloading configuration");
+  auto fresh = load_config_();
+  if (!fresh.ok()) {
+    LogError("reload failed; keeping the running configuration",
+             {{"ERROR", fresh.status().message()}});
+    notifier_.Ready();
+    notifier_.Status("Reload failed (" + fresh.status().message() + "); serving with the old configuration");
+    return;
+  }
+  for (const std::string& key : RestartOnlyChanges(config_, *fresh)) {
+    LogWarning("changed setting takes effect at restart", {{"KEY", key}});
+  }
+  config_.log_level = fresh->log_level;
+  config_.max_body_bytes = fresh->max_body_bytes;
+  SetLogLevel(config_.log_level);
+  server_->set_max_body_bytes(config_.max_body_bytes);
+  LogInfo("configuration reloaded", {{"CONFIG", config_.source.empty() ? "(defaults)" : config_.source}});
+  notifier_.Ready();
+  notifier_.Status("Serving API (configuration reloaded)");
+}
+
+void Daemon::Shutdown() {
+  if (!server_ && !bridge_ && !db_) return;
+  notifier_.Stopping();
+  notifier_.Status("Stopping");
+  // Unix socket first (it relays into the server), then the server waits for requests in flight.
+  bridge_.reset();
+  server_.reset();
+  tokens_.reset();
+  db_.reset();
+  LogInfo("stopped");
+}
+
+}  // namespace paddock

@@ -1,0 +1,61 @@
+// The daemon's view of an HTTP exchange, independent of the server library underneath.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace paddock {
+
+// Who is calling. Unix-socket callers are identified by the kernel (SO_PEERCRED); TCP callers by
+// the bearer token they present.
+struct Caller {
+  enum class Kind { kAnonymous, kUnixPeer, kToken };
+  Kind kind = Kind::kAnonymous;
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  pid_t pid = 0;
+  std::string token_name;
+  bool admin = false;
+
+  bool authenticated() const { return kind != Kind::kAnonymous; }
+  nlohmann::json ToJson() const;
+};
+
+struct CaseInsensitiveLess {
+  bool operator()(std::string_view a, std::string_view b) const;
+};
+
+struct HttpRequest {
+  std::string method;
+  std::string path;   // decoded path, without the query
+  std::string query;  // raw query string, without '?'
+  std::map<std::string, std::string, CaseInsensitiveLess> headers;
+  std::string body;
+  nlohmann::json json;  // the parsed body, for routes that take JSON (an object)
+  Caller caller;
+  std::map<std::string, std::string> path_params;  // filled by the router, e.g. {"name": "ci"}
+
+  // The decoded value of query parameter `name`, or "" when absent.
+  std::string QueryParam(std::string_view name) const;
+  std::string Header(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static HttpResponse Json(int status, const nlohmann::json& body);
+  static HttpResponse Text(int status, std::string content_type, std::string body);
+  static HttpResponse NoContent();
+};
+
+}  // namespace paddock

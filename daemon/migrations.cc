@@ -1,0 +1,41 @@
+// The state database's schema history. Append only: a released migration never changes, a new
+// schema step is a new entry with the next number. tests/unit/state_db_test.cc upgrades a
+// database from every earlier version to the latest.
+#include "daemon/state_db.h"
+
+namespace paddock {
+
+const std::vector<Migration>& AllMigrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, "daemon metadata",
+       R"sql(
+CREATE TABLE daemon_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+)sql"},
+      {2, "API bearer tokens (only their SHA-256 is kept)",
+       R"sql(
+CREATE TABLE api_tokens (
+  name       TEXT PRIMARY KEY,
+  sha256     TEXT NOT NULL UNIQUE,
+  admin      INTEGER NOT NULL CHECK (admin IN (0, 1)),
+  created_at INTEGER NOT NULL
+) STRICT;
+)sql"},
+      {3, "record of daemon starts",
+       R"sql(
+CREATE TABLE daemon_starts (
+  id         INTEGER PRIMARY KEY,
+  started_at INTEGER NOT NULL,
+  version    TEXT NOT NULL,
+  pid        INTEGER NOT NULL
+) STRICT;
+)sql"},
+  };
+  return kMigrations;
+}
+
+int LatestSchemaVersion() { return AllMigrations().back().version; }
+
+}  // namespace paddock
