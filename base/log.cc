@@ -35,20 +35,28 @@ bool StderrIsJournalStream() {
 
 int SyslogPriority(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return LOG_DEBUG;
-    case LogLevel::kInfo: return LOG_INFO;
-    case LogLevel::kWarning: return LOG_WARNING;
-    case LogLevel::kError: return LOG_ERR;
+    case LogLevel::kDebug:
+      return LOG_DEBUG;
+    case LogLevel::kInfo:
+      return LOG_INFO;
+    case LogLevel::kWarning:
+      return LOG_WARNING;
+    case LogLevel::kError:
+      return LOG_ERR;
   }
   return LOG_INFO;
 }
 
 const char* LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "DEBUG";
-    case LogLevel::kInfo: return "INFO";
-    case LogLevel::kWarning: return "WARN";
-    case LogLevel::kError: return "ERROR";
+    case LogLevel::kDebug:
+      return "DEBUG";
+    case LogLevel::kInfo:
+      return "INFO";
+    case LogLevel::kWarning:
+      return "WARN";
+    case LogLevel::kError:
+      return "ERROR";
   }
   return "INFO";
 }
@@ -74,8 +82,7 @@ void LogToJournal(LogLevel level, std::string_view message, std::initializer_lis
   sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
 }
 
-void LogToStderr(LogLevel level, std::string_view message,
-                 std::initializer_list<LogField> fields) {
+void LogToStderr(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
   timespec ts;
   ::clock_gettime(CLOCK_REALTIME, &ts);
   tm tm_utc;

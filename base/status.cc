@@ -6,17 +6,28 @@ namespace paddock {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kInvalidArgument: return "invalid_argument";
-    case StatusCode::kNotFound: return "not_found";
-    case StatusCode::kAlreadyExists: return "already_exists";
-    case StatusCode::kConflict: return "conflict";
-    case StatusCode::kFailedPrecondition: return "failed_precondition";
-    case StatusCode::kPermissionDenied: return "permission_denied";
-    case StatusCode::kResourceExhausted: return "resource_exhausted";
-    case StatusCode::kUnavailable: return "unavailable";
-    case StatusCode::kIoError: return "io_error";
-    case StatusCode::kInternal: return "internal";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case StatusCode::kNotFound:
+      return "not_found";
+    case StatusCode::kAlreadyExists:
+      return "already_exists";
+    case StatusCode::kConflict:
+      return "conflict";
+    case StatusCode::kFailedPrecondition:
+      return "failed_precondition";
+    case StatusCode::kPermissionDenied:
+      return "permission_denied";
+    case StatusCode::kResourceExhausted:
+      return "resource_exhausted";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kIoError:
+      return "io_error";
+    case StatusCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }
@@ -25,11 +36,18 @@ Status Status::FromErrno(std::string_view what, int err) {
   StatusCode code = StatusCode::kIoError;
   switch (err) {
     case ENOSPC:
-    case EDQUOT: code = StatusCode::kResourceExhausted; break;
+    case EDQUOT:
+      code = StatusCode::kResourceExhausted;
+      break;
     case EACCES:
-    case EPERM: code = StatusCode::kPermissionDenied; break;
-    case ENOENT: code = StatusCode::kNotFound; break;
-    default: break;
+    case EPERM:
+      code = StatusCode::kPermissionDenied;
+      break;
+    case ENOENT:
+      code = StatusCode::kNotFound;
+      break;
+    default:
+      break;
   }
   std::string message(what);
   message += ": ";

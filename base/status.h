@@ -36,7 +36,9 @@ class Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status Conflict(std::string m) { return {StatusCode::kConflict, std::move(m)}; }
@@ -70,8 +72,8 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : data_(std::move(value)) {}                         // NOLINT: implicit by design
-  Result(Status status) : data_(std::move(status)) {}                  // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : data_(std::move(status)) {}  // NOLINT: implicit by design
   Result(StatusCode code, std::string m) : data_(Status(code, std::move(m))) {}
 
   bool ok() const { return std::holds_alternative<T>(data_); }
@@ -94,8 +96,8 @@ class Result {
 }  // namespace paddock
 
 // Returns early from the enclosing function when `expr` (a Status) is not OK.
-#define PADDOCK_RETURN_IF_ERROR(expr)              \
-  do {                                             \
-    ::paddock::Status paddock_status_ = (expr);    \
+#define PADDOCK_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::paddock::Status paddock_status_ = (expr);        \
     if (!paddock_status_.ok()) return paddock_status_; \
   } while (0)

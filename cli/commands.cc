@@ -1,9 +1,10 @@
 #include "cli/commands.h"
 
 #include <iostream>
-#include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "cli/output.h"
 #include "cli/problem.h"
@@ -27,7 +28,8 @@ struct Reply {
   bool ok() const { return exit_code == ExitCode::kSuccess; }
 };
 
-ExitCode ReportTransportFailure(const Status& status) {
+// Not reaching the daemon is exit 3; anything else ApiClient fails with is our own fault.
+ExitCode ReportRequestFailure(const Status& status) {
   std::cerr << "paddock: " << status.message() << '\n';
   return status.code() == StatusCode::kUnavailable ? ExitCode::kUnreachable
                                                    : ExitCode::kInternalError;
@@ -42,10 +44,10 @@ ExitCode ReportApiError(const CommandContext& context, const ApiResponse& respon
 
 bool IsSuccess(int http_status) { return http_status >= 200 && http_status < 300; }
 
-// Judges one API call: transport failures and HTTP errors are reported here, so commands only
-// handle the success.
+// Judges one API call: failures and HTTP errors are reported here, so commands only handle the
+// success.
 Reply Receive(const CommandContext& context, const Result<ApiResponse>& result) {
-  if (!result.ok()) return {ReportTransportFailure(result.status()), nullptr};
+  if (!result.ok()) return {ReportRequestFailure(result.status()), nullptr};
   const ApiResponse& response = *result;
   if (!IsSuccess(response.status)) return {ReportApiError(context, response), nullptr};
   if (response.body.empty()) return {ExitCode::kSuccess, nullptr};
@@ -81,8 +83,9 @@ Result<std::string> FetchServerVersion(const ApiClient& client) {
 }
 
 void AddRowIfPresent(Table& table, std::string label, const Json& object, std::string_view key) {
-  if (const Json* value = FindField(object, key))
+  if (const Json* value = FindField(object, key)) {
     table.AddRow({std::move(label), DisplayValue(*value)});
+  }
 }
 
 // "unix uid=0 gid=0 pid=42 (admin)" or "token ci".
@@ -175,7 +178,11 @@ ExitCode RunTokenCreate(const CommandContext& context, const std::string& name, 
   const Json* secret = FindField(reply.body, "token");
   if (secret == nullptr || !secret->is_string()) return ReportMalformedReply("no token in reply");
   // The secret alone on stdout, so that `paddock token create ci > ci.token` just works.
-  std::cout << secret->get<std::string>() << '\n';
+  if (!(std::cout << secret->get<std::string>() << '\n' << std::flush)) {
+    std::cerr << "paddock: created token \"" << name << "\" but could not print its secret; "
+              << "remove it with `paddock token rm " << name << "` and try again\n";
+    return ExitCode::kInternalError;
+  }
   std::cerr << "paddock: created " << (admin ? "admin " : "") << "token \"" << name
             << "\"; this is the only time it is shown, store it now\n";
   return ExitCode::kSuccess;

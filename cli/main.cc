@@ -79,7 +79,6 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& options) {
 
 void AddTokenCommands(CLI::App& app, CommandArgs& args, Command& command) {
   CLI::App* token = app.add_subcommand("token", "Manage API tokens (admin only)");
-  token->require_subcommand(1);
 
   CLI::App* create = token->add_subcommand("create", "Create a token and print its secret once");
   create->add_option("NAME", args.token_name, "Token name: 1-64 of [A-Za-z0-9._-]")->required();
@@ -113,6 +112,25 @@ int ExitForParseError(const CLI::App& app, const CLI::ParseError& error) {
   return cli11_code == 0 ? 0 : static_cast<int>(ExitCode::kUsageError);
 }
 
+// CLI11's require_subcommand() is checked before unknown words are, so `paddock bogus` would be
+// told that a sub-command is missing; checking here lets CLI11 reject "bogus" by name first.
+int ReportMissingCommand(const CLI::App& app) {
+  const CLI::App* deepest = &app;
+  std::string command_line = app.get_name();
+  for (auto selected = app.get_subcommands(); !selected.empty();
+       selected = deepest->get_subcommands()) {
+    deepest = selected.front();
+    command_line += " " + deepest->get_name();
+  }
+  std::string choices;
+  for (const CLI::App* sub : deepest->get_subcommands({})) {
+    choices += (choices.empty() ? "" : ", ") + sub->get_name();
+  }
+  std::cerr << command_line << ": a command is required (" << choices
+            << ")\nRun with --help for more information.\n";
+  return static_cast<int>(ExitCode::kUsageError);
+}
+
 Result<std::string> ReadToken(const GlobalOptions& options) {
   if (options.token_file.empty()) {
     const char* from_env = std::getenv(kTokenEnv);
@@ -124,8 +142,9 @@ Result<std::string> ReadToken(const GlobalOptions& options) {
   // Token files are usually written by `echo` or an editor: drop the line end.
   const auto end = token.find_last_not_of(" \t\r\n");
   token.erase(end == std::string::npos ? 0 : end + 1);
-  if (token.empty())
+  if (token.empty()) {
     return Status::InvalidArgument("token file " + options.token_file + " is empty");
+  }
   return token;
 }
 
@@ -152,6 +171,12 @@ ExitCode RunCommand(const Command& command, ApiEndpoint endpoint, bool json) {
   const ApiClient client(std::move(endpoint));
   const ExitCode code = command(CommandContext{client, json});
   curl_global_cleanup();
+  // A token secret is shown once; losing it to a full disk or a closed pipe must not look like
+  // success.
+  if (code == ExitCode::kSuccess && !std::cout.flush()) {
+    std::cerr << "paddock: cannot write to standard output\n";
+    return ExitCode::kInternalError;
+  }
   return code;
 }
 
@@ -161,7 +186,6 @@ int Main(int argc, char** argv) {
   app.footer(std::string("\n") + kExitStatusHelp + kEnvironmentHelp);
   app.fallthrough();  // global options may follow the sub-command: `paddock status --json`
   app.set_version_flag("--version", "paddock " PADDOCK_VERSION);
-  app.require_subcommand(1);
 
   GlobalOptions options;
   CommandArgs args;
@@ -173,7 +197,7 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     return ExitForParseError(app, error);
   }
-  if (!command) return static_cast<int>(ExitCode::kInternalError);
+  if (!command) return ReportMissingCommand(app);
 
   Result<ApiEndpoint> endpoint = MakeEndpoint(options);
   if (!endpoint.ok()) {

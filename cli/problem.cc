@@ -41,6 +41,8 @@ std::string FormatProblem(const Problem& problem) {
   if (!problem.detail.empty()) text += ": " + problem.detail;
   text += '\n';
   for (const InvalidParam& param : problem.invalid_params) {
+    // A single invalid field is usually spelled out in the detail already; say it once.
+    if (problem.detail.find(param.reason) != std::string::npos) continue;
     text += "  " + param.name + ": " + param.reason + '\n';
   }
   return text;

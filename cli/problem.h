@@ -28,7 +28,8 @@ struct Problem {
 // Reads the problem from an error response; never fails, falling back to the HTTP reason phrase.
 Problem ParseProblem(const ApiResponse& response);
 
-// "paddock: <title>: <detail>\n", then "  <name>: <reason>\n" per invalid parameter.
+// "paddock: <title>: <detail>\n", then "  <name>: <reason>\n" per invalid parameter whose reason
+// the detail does not already give.
 std::string FormatProblem(const Problem& problem);
 
 // "Not Found" for 404; "HTTP <status>" for codes without a well-known phrase.

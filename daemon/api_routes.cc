@@ -21,9 +21,10 @@ std::string FormatTimestamp(std::chrono::system_clock::time_point t) {
 namespace {
 
 nlohmann::json TokenJson(const TokenInfo& token) {
-  return {{"name", token.name},
-          {"admin", token.admin},
-          {"created_at", FormatTimestamp(std::chrono::system_clock::from_time_t(token.created_at))}};
+  return {
+      {"name", token.name},
+      {"admin", token.admin},
+      {"created_at", FormatTimestamp(std::chrono::system_clock::from_time_t(token.created_at))}};
 }
 
 HttpResponse GetHealth(ApiContext*, HttpRequest&) {
@@ -33,32 +34,38 @@ HttpResponse GetHealth(ApiContext*, HttpRequest&) {
 HttpResponse GetMetrics(ApiContext* ctx, HttpRequest&) {
   std::string out;
   out.reserve(8192);
-  out += "# HELP paddock_build_info Version of the running paddockd.\n"
-         "# TYPE paddock_build_info gauge\n"
-         "paddock_build_info{version=\"" + EscapeLabelValue(ctx->version) + "\"} 1\n";
-  out += "# HELP paddock_api_tokens Bearer tokens that can reach the API.\n"
-         "# TYPE paddock_api_tokens gauge\n"
-         "paddock_api_tokens " + std::to_string(ctx->tokens->size()) + "\n";
+  out +=
+      "# HELP paddock_build_info Version of the running paddockd.\n"
+      "# TYPE paddock_build_info gauge\n"
+      "paddock_build_info{version=\"" +
+      EscapeLabelValue(ctx->version) + "\"} 1\n";
+  out +=
+      "# HELP paddock_api_tokens Bearer tokens that can reach the API.\n"
+      "# TYPE paddock_api_tokens gauge\n"
+      "paddock_api_tokens " +
+      std::to_string(ctx->tokens->size()) + "\n";
   ctx->metrics->Render(&out);
   RenderProcessMetrics(&out);
   return HttpResponse::Text(200, "text/plain; version=0.0.4; charset=utf-8", std::move(out));
 }
 
 HttpResponse GetStatus(ApiContext* ctx, HttpRequest& request) {
-  const double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                      ctx->started_steady).count();
-  return HttpResponse::Json(
-      200, {{"version", ctx->version},
-            {"started_at", FormatTimestamp(ctx->started_at)},
-            {"uptime_seconds", uptime},
-            {"pid", ::getpid()},
-            {"cgroup_mode", ctx->cgroup_mode},
-            {"state_dir", ctx->state_dir},
-            {"listen", ctx->listen},
-            {"tls", ctx->tls},
-            {"caller", request.caller.ToJson()},
-            {"counts",
-             {{"api_tokens", ctx->tokens->size()}, {"daemon_starts", ctx->daemon_starts}}}});
+  const double uptime =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->started_steady).count();
+  HttpResponse r;
+  r.body.reserve(ctx->status_fixed_members.size() + 192);
+  r.body += '{';
+  r.body += ctx->status_fixed_members;
+  r.body += ",\"caller\":";
+  r.body += request.caller.ToJson().dump();
+  r.body += ",\"counts\":{\"api_tokens\":";
+  r.body += std::to_string(ctx->tokens->size());
+  r.body += ",\"daemon_starts\":";
+  r.body += std::to_string(ctx->daemon_starts);
+  r.body += "},\"uptime_seconds\":";
+  r.body += nlohmann::json(uptime).dump();
+  r.body += '}';
+  return r;
 }
 
 HttpResponse GetOpenApi(ApiContext*, HttpRequest&) {
@@ -72,8 +79,8 @@ HttpResponse ListTokens(ApiContext* ctx, HttpRequest&) {
 }
 
 HttpResponse CreateToken(ApiContext* ctx, HttpRequest& request) {
-  if (auto invalid = CheckFields(request.json, {{"name", JsonType::kString, true},
-                                                {"admin", JsonType::kBoolean}})) {
+  if (auto invalid = CheckFields(
+          request.json, {{"name", JsonType::kString, true}, {"admin", JsonType::kBoolean}})) {
     return *invalid;
   }
   const std::string name = request.json["name"];
@@ -101,6 +108,18 @@ Handler Bind(ApiContext* ctx, HttpResponse (*fn)(ApiContext*, HttpRequest&)) {
 }
 
 }  // namespace
+
+void PrepareStatusDocument(ApiContext* ctx) {
+  const nlohmann::json fixed = {{"version", ctx->version},
+                                {"started_at", FormatTimestamp(ctx->started_at)},
+                                {"pid", ::getpid()},
+                                {"cgroup_mode", ctx->cgroup_mode},
+                                {"state_dir", ctx->state_dir},
+                                {"listen", ctx->listen},
+                                {"tls", ctx->tls}};
+  const std::string object = fixed.dump();
+  ctx->status_fixed_members = object.substr(1, object.size() - 2);  // without the braces
+}
 
 void RegisterRoutes(Router* router, ApiContext* ctx) {
   const RouteOptions open{.requires_auth = false};

@@ -28,9 +28,14 @@ struct ApiContext {
   int64_t daemon_starts = 0;
   TokenStore* tokens = nullptr;
   HttpMetrics* metrics = nullptr;
+  // The members of GET /api/v1/status that never change, serialised once by
+  // PrepareStatusDocument() (the status route is the one clients poll).
+  std::string status_fixed_members;
 };
 
 void RegisterRoutes(Router* router, ApiContext* context);
+// Call once every field above is final, before the server takes requests.
+void PrepareStatusDocument(ApiContext* context);
 
 // The OpenAPI 3.1 document (daemon/openapi.json, embedded at build time).
 std::string_view OpenApiDocument();

@@ -1,7 +1,6 @@
 #include "daemon/api_server.h"
 
 #include <civetweb.h>
-#include <openssl/ssl.h>
 
 #include <chrono>
 #include <cstring>
@@ -67,29 +66,23 @@ std::string JoinMethods(const std::vector<std::string>& methods) {
 
 }  // namespace
 
-Result<std::unique_ptr<ApiServer>> ApiServer::Start(const DaemonConfig& config,
-                                                    Dependencies deps) {
-  static const unsigned kLibraryInit = mg_init_library(MG_FEATURES_TLS);
+Result<std::unique_ptr<ApiServer>> ApiServer::Start(const DaemonConfig& config, Dependencies deps) {
+  static const unsigned kLibraryInit = mg_init_library(0);
   (void)kLibraryInit;
-  std::unique_ptr<ApiServer> server(new ApiServer(deps, config.max_body_bytes,
-                                                  config.tls_certificate, config.tls_private_key));
+  std::unique_ptr<ApiServer> server(new ApiServer(deps, config.max_body_bytes));
+  const bool plain_public = config.tcp_enabled && !config.tls_enabled();
   std::string ports;
-  if (config.tcp_enabled) {
-    ports = config.listen.ToString() + (config.tls_enabled() ? "s" : "") + ",";
-  }
+  if (plain_public) ports = config.listen.ToString() + ",";
   ports += kInternalListen;
   const std::string threads = std::to_string(config.http_threads);
-  const char* options[] = {"listening_ports", ports.c_str(),
-                           "num_threads", threads.c_str(),
-                           "enable_keep_alive", "yes",
-                           "request_timeout_ms", "30000",
-                           "keep_alive_timeout_ms", "30000",
-                           "tcp_nodelay", "1",
-                           "ssl_protocol_version", "4",  // TLS 1.2 and newer
-                           nullptr};
+  const char* options[] = {"listening_ports", ports.c_str(), "num_threads", threads.c_str(),
+                           "enable_keep_alive", "yes", "request_timeout_ms", "30000",
+                           "keep_alive_timeout_ms", "30000", "tcp_nodelay", "1",
+                           // On close, drain what the client still sends (a refused 413 body)
+                           // so the kernel does not answer it with a reset that loses the reply.
+                           "linger_timeout_ms", "1000", nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = &ApiServer::LogMessage;
-  if (config.tls_enabled()) callbacks.init_ssl = &ApiServer::InitTls;
   mg_init_data init{&callbacks, server.get(), options};
   char error_text[256] = "";
   unsigned error_code = 0;
@@ -97,24 +90,20 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const DaemonConfig& config,
   server->context_ = mg_start2(&init, &error);
   if (server->context_ == nullptr) {
     return Status::Unavailable("cannot start HTTP server on " +
-                               (config.tcp_enabled ? config.listen.ToString() : std::string("loopback")) +
+                               (plain_public ? config.listen.ToString() : std::string("loopback")) +
                                ": " + error_text);
   }
   mg_server_port listening[2];
   const int n = mg_get_server_ports(server->context_, 2, listening);
-  if (n != (config.tcp_enabled ? 2 : 1)) return Status::Internal("unexpected listening ports");
-  server->public_port_ = config.tcp_enabled ? listening[0].port : 0;
+  if (n != (plain_public ? 2 : 1)) return Status::Internal("unexpected listening ports");
+  server->public_port_ = plain_public ? listening[0].port : 0;
   server->internal_port_ = listening[n - 1].port;
   mg_set_request_handler(server->context_, "/", &ApiServer::HandleRequest, server.get());
   return server;
 }
 
-ApiServer::ApiServer(Dependencies deps, size_t max_body_bytes, std::string tls_certificate,
-                     std::string tls_private_key)
-    : deps_(deps),
-      max_body_bytes_(max_body_bytes),
-      tls_certificate_(std::move(tls_certificate)),
-      tls_private_key_(std::move(tls_private_key)) {}
+ApiServer::ApiServer(Dependencies deps, size_t max_body_bytes)
+    : deps_(deps), max_body_bytes_(max_body_bytes) {}
 
 ApiServer::~ApiServer() { Stop(); }
 
@@ -123,26 +112,6 @@ void ApiServer::Stop() {
     mg_stop(context_);
     context_ = nullptr;
   }
-}
-
-// Loads the certificate chain and key ourselves: civetweb's own option wants both in one file.
-int ApiServer::InitTls(void* ssl_context, void* self) {
-  auto* server = static_cast<ApiServer*>(self);
-  auto* ctx = static_cast<SSL_CTX*>(ssl_context);
-  if (SSL_CTX_use_certificate_chain_file(ctx, server->tls_certificate_.c_str()) != 1) {
-    LogError("cannot load TLS certificate", {{"FILE", server->tls_certificate_}});
-    return -1;
-  }
-  if (SSL_CTX_use_PrivateKey_file(ctx, server->tls_private_key_.c_str(), SSL_FILETYPE_PEM) != 1) {
-    LogError("cannot load TLS private key", {{"FILE", server->tls_private_key_}});
-    return -1;
-  }
-  if (SSL_CTX_check_private_key(ctx) != 1) {
-    LogError("TLS private key does not match the certificate",
-             {{"FILE", server->tls_private_key_}});
-    return -1;
-  }
-  return 1;
 }
 
 int ApiServer::LogMessage(const mg_connection*, const char* message) {
@@ -159,7 +128,12 @@ int ApiServer::HandleRequest(mg_connection* conn, void* self) {
   std::string route_label = "unmatched";
   HttpResponse response;
   try {
-    response = server->Serve(conn, request, &route_label);
+    if (!server->ready_.load(std::memory_order_acquire)) {
+      response = Problem(503, "starting", "Starting", "paddockd is starting; retry shortly");
+      response.headers.emplace_back("Retry-After", "1");
+    } else {
+      response = server->Serve(conn, request, &route_label);
+    }
   } catch (const std::exception& e) {
     LogError("request handler failed", {{"PATH", request.path}, {"ERROR", e.what()}});
     response = Problem(500, "internal", "Internal error", "the request could not be completed");
@@ -180,15 +154,17 @@ Caller ApiServer::IdentifyCaller(const HttpRequest& request, int server_port,
                                  int remote_port) const {
   Caller caller;
   if (server_port == internal_port_) {
-    // Only the unix-socket bridge may use the internal port; anything else stays anonymous.
-    if (auto peer = deps_.peers->Find(remote_port)) {
+    // Only the relays may use the internal port; an unregistered connection stays anonymous.
+    auto origin = deps_.connections->Find(remote_port);
+    if (!origin) return caller;
+    if (origin->kind == ConnectionOrigin::Kind::kUnixSocket) {
       caller.kind = Caller::Kind::kUnixPeer;
-      caller.uid = peer->uid;
-      caller.gid = peer->gid;
-      caller.pid = peer->pid;
-      caller.admin = peer->uid == 0;
+      caller.uid = origin->peer.uid;
+      caller.gid = origin->peer.gid;
+      caller.pid = origin->peer.pid;
+      caller.admin = origin->peer.uid == 0;
+      return caller;
     }
-    return caller;
   }
   if (auto token = deps_.tokens->Authenticate(BearerToken(request))) {
     caller.kind = Caller::Kind::kToken;
@@ -198,16 +174,17 @@ Caller ApiServer::IdentifyCaller(const HttpRequest& request, int server_port,
   return caller;
 }
 
-HttpResponse ApiServer::Serve(mg_connection* conn, HttpRequest& request,
-                              std::string* route_label) {
+HttpResponse ApiServer::Serve(mg_connection* conn, HttpRequest& request, std::string* route_label) {
+  Router::Match match = deps_.router->Find(request.method, request.path);
+  if (match.route != nullptr) *route_label = match.route->pattern;
   const bool api_path = request.path == "/api" || request.path.starts_with("/api/");
+  // Anonymous callers learn nothing about /api, not even which routes exist.
   if (api_path && !request.caller.authenticated()) {
     HttpResponse r = Problem(401, "unauthorized", "Unauthorized",
                              "send \"Authorization: Bearer <token>\" or use the unix socket");
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"paddock\"");
     return r;
   }
-  Router::Match match = deps_.router->Find(request.method, request.path);
   if (match.route == nullptr) {
     if (!match.allowed_methods.empty()) {
       HttpResponse r = Problem(405, "method-not-allowed", "Method not allowed",
@@ -218,7 +195,6 @@ HttpResponse ApiServer::Serve(mg_connection* conn, HttpRequest& request,
     return Problem(404, "not-found", "Not found", "no route for " + request.path);
   }
   const Route& route = *match.route;
-  *route_label = route.pattern;
   request.path_params = std::move(match.params);
   if (route.options.requires_auth && !request.caller.authenticated()) {
     return Problem(401, "unauthorized", "Unauthorized", "authentication required");

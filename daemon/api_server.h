@@ -1,7 +1,7 @@
 // ApiServer: the HTTP front of paddockd, on civetweb.
 //
 // It owns everything between the socket and a route handler: caller identification (bearer token
-// on TCP, SO_PEERCRED via PeerRegistry on the internal port that serves the unix socket), 401/403,
+// on TCP and TLS, SO_PEERCRED for unix-socket callers; see ConnectionRegistry), 401/403,
 // 404/405 with Allow, request body limits (413), JSON content type (415) and parsing (400),
 // problem+json for every error, exception containment, and per-route metrics. Handlers see a
 // parsed HttpRequest and return an HttpResponse.
@@ -15,8 +15,8 @@
 
 #include "base/status.h"
 #include "daemon/config.h"
+#include "daemon/connection_registry.h"
 #include "daemon/metrics.h"
-#include "daemon/peer_registry.h"
 #include "daemon/router.h"
 #include "daemon/token_store.h"
 
@@ -30,12 +30,13 @@ class ApiServer {
   struct Dependencies {
     const Router* router;
     const TokenStore* tokens;
-    const PeerRegistry* peers;
+    const ConnectionRegistry* connections;
     HttpMetrics* metrics;
   };
 
-  // Starts listening on config.listen (when TCP is on; TLS when configured) and on an internal
-  // loopback port for the unix-socket bridge. Everything in `deps` must outlive the server.
+  // Starts listening on config.listen for plain HTTP (when TCP is on and TLS is off) and on an
+  // internal loopback port that the unix-socket and TLS front ends relay into. Everything in
+  // `deps` must outlive the server.
   static Result<std::unique_ptr<ApiServer>> Start(const DaemonConfig& config, Dependencies deps);
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
@@ -44,16 +45,16 @@ class ApiServer {
   // Stops accepting and waits for requests in flight.
   void Stop();
 
-  int public_port() const { return public_port_; }  // 0 when TCP is off
+  int public_port() const { return public_port_; }  // 0 when plain TCP is off
   int internal_port() const { return internal_port_; }
   // Applied on reload.
   void set_max_body_bytes(size_t bytes) { max_body_bytes_ = bytes; }
+  // Until called, every request gets 503: the daemon is still wiring what handlers read.
+  void SetReady() { ready_ = true; }
 
  private:
-  ApiServer(Dependencies deps, size_t max_body_bytes, std::string tls_certificate,
-            std::string tls_private_key);
+  ApiServer(Dependencies deps, size_t max_body_bytes);
   static int HandleRequest(mg_connection* conn, void* self);
-  static int InitTls(void* ssl_context, void* self);
   static int LogMessage(const mg_connection* conn, const char* message);
 
   HttpResponse Serve(mg_connection* conn, HttpRequest& request, std::string* route_label);
@@ -64,8 +65,7 @@ class ApiServer {
 
   Dependencies deps_;
   std::atomic<size_t> max_body_bytes_;
-  std::string tls_certificate_;
-  std::string tls_private_key_;
+  std::atomic<bool> ready_{false};
   mg_context* context_ = nullptr;
   int public_port_ = 0;
   int internal_port_ = 0;

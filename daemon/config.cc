@@ -1,11 +1,11 @@
 #include "daemon/config.h"
 
 #include <arpa/inet.h>
+#include <toml++/toml.h>
 
 #include <charconv>
 #include <functional>
 #include <map>
-#include <toml++/toml.h>
 
 #include "base/file_util.h"
 
@@ -29,13 +29,20 @@ Status ConfigError(const std::string& source, const toml::source_region& where,
 
 std::string_view TypeName(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    default: return "a date/time";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    default:
+      return "a date/time";
   }
 }
 
@@ -52,8 +59,7 @@ KeySpec StringKey(std::function<std::string(const std::string&, DaemonConfig&)> 
           }};
 }
 
-KeySpec IntegerKey(int64_t min, int64_t max,
-                   std::function<void(int64_t, DaemonConfig&)> set) {
+KeySpec IntegerKey(int64_t min, int64_t max, std::function<void(int64_t, DaemonConfig&)> set) {
   return {toml::node_type::integer,
           [=, set = std::move(set)](const toml::node& n, DaemonConfig& c) -> std::string {
             const int64_t v = n.as_integer()->get();
@@ -107,31 +113,31 @@ const std::map<std::string, std::map<std::string, KeySpec>>& Schema() {
               c.tls_private_key = v;
               return "";
             })},
-           {"max_body_bytes", IntegerKey(1024, int64_t{1} << 34, [](int64_t v, DaemonConfig& c) {
-              c.max_body_bytes = static_cast<size_t>(v);
-            })},
-           {"threads", IntegerKey(1, 256, [](int64_t v, DaemonConfig& c) {
-              c.http_threads = static_cast<int>(v);
-            })},
+           {"max_body_bytes", IntegerKey(1024, int64_t{1} << 34,
+                                         [](int64_t v, DaemonConfig& c) {
+                                           c.max_body_bytes = static_cast<size_t>(v);
+                                         })},
+           {"threads",
+            IntegerKey(1, 256,
+                       [](int64_t v, DaemonConfig& c) { c.http_threads = static_cast<int>(v); })},
        }},
   };
   return *schema;
 }
 
-Status ApplySection(const std::string& source, const std::string& section,
-                    const toml::table& table, const std::map<std::string, KeySpec>& keys,
-                    DaemonConfig& config) {
+Status ApplySection(const std::string& source, const std::string& section, const toml::table& table,
+                    const std::map<std::string, KeySpec>& keys, DaemonConfig& config) {
   for (const auto& [key, node] : table) {
     const std::string name = section + "." + std::string(key.str());
     auto spec = keys.find(std::string(key.str()));
     if (spec == keys.end()) return ConfigError(source, key.source(), name, "unknown key");
     if (node.type() != spec->second.type) {
-      return ConfigError(source, node.source(), name,
-                         "wrong type: expected " +
-                             std::string(spec->second.type == toml::node_type::string
-                                             ? "a string"
-                                             : "an integer") +
-                             ", got " + std::string(TypeName(node)));
+      return ConfigError(
+          source, node.source(), name,
+          "wrong type: expected " +
+              std::string(spec->second.type == toml::node_type::string ? "a string"
+                                                                       : "an integer") +
+              ", got " + std::string(TypeName(node)));
     }
     std::string problem = spec->second.apply(node, config);
     if (!problem.empty()) return ConfigError(source, node.source(), name, problem);
@@ -158,8 +164,7 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
   addr.host = std::string(text.substr(0, colon));
   const std::string_view port = text.substr(colon + 1);
   const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), addr.port);
-  if (ec != std::errc() || end != port.data() + port.size() || addr.port < 1 ||
-      addr.port > 65535) {
+  if (ec != std::errc() || end != port.data() + port.size() || addr.port < 1 || addr.port > 65535) {
     return Status::InvalidArgument("port must be 1-65535 in \"" + std::string(text) + "\"");
   }
   in_addr ignored;
@@ -182,12 +187,14 @@ Result<DaemonConfig> ParseConfig(std::string_view text, const std::string& sourc
   for (const auto& [section, node] : root) {
     const std::string name(section.str());
     auto keys = Schema().find(name);
-    if (keys == Schema().end()) return ConfigError(source_name, section.source(), name, "unknown section");
+    if (keys == Schema().end())
+      return ConfigError(source_name, section.source(), name, "unknown section");
     if (!node.is_table()) {
       return ConfigError(source_name, node.source(), name,
                          "expected a table [" + name + "], got " + std::string(TypeName(node)));
     }
-    PADDOCK_RETURN_IF_ERROR(ApplySection(source_name, name, *node.as_table(), keys->second, config));
+    PADDOCK_RETURN_IF_ERROR(
+        ApplySection(source_name, name, *node.as_table(), keys->second, config));
   }
   PADDOCK_RETURN_IF_ERROR(CheckConsistency(source_name, config));
   return config;

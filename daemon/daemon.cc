@@ -103,13 +103,12 @@ Status Daemon::OpenDatabase() {
   auto db = StateDb::Open(JoinPath(config_.state_dir, "state.db"));
   if (!db.ok()) return db.status();
   db_ = std::move(db).value();
-  PADDOCK_RETURN_IF_ERROR(db_->Query(
-      "INSERT INTO daemon_starts(started_at, version, pid) VALUES (?1, ?2, ?3)",
-      {int64_t{std::time(nullptr)}, std::string(PADDOCK_VERSION), int64_t{::getpid()}}));
-  PADDOCK_RETURN_IF_ERROR(db_->Query("SELECT count(*) FROM daemon_starts", {},
-                                     [&](const StateDb::Row& r) {
-                                       context_.daemon_starts = std::get<int64_t>(r[0]);
-                                     }));
+  PADDOCK_RETURN_IF_ERROR(
+      db_->Query("INSERT INTO daemon_starts(started_at, version, pid) VALUES (?1, ?2, ?3)",
+                 {int64_t{std::time(nullptr)}, std::string(PADDOCK_VERSION), int64_t{::getpid()}}));
+  PADDOCK_RETURN_IF_ERROR(
+      db_->Query("SELECT count(*) FROM daemon_starts", {},
+                 [&](const StateDb::Row& r) { context_.daemon_starts = std::get<int64_t>(r[0]); }));
   tokens_ = std::make_unique<TokenStore>(db_.get());
   PADDOCK_RETURN_IF_ERROR(tokens_->Load());
   return tokens_->EnsureAdminToken(JoinPath(config_.state_dir, "admin.token"));
@@ -128,21 +127,31 @@ Status Daemon::StartApi() {
   if (!mode.ok()) LogWarning("cgroup layout not recognised", {{"ERROR", mode.status().message()}});
   RegisterRoutes(&router_, &context_);
 
-  auto server = ApiServer::Start(config_, {&router_, tokens_.get(), &peers_, &metrics_});
+  auto server = ApiServer::Start(config_, {&router_, tokens_.get(), &connections_, &metrics_});
   if (!server.ok()) return server.status();
   server_ = std::move(server).value();
-  context_.listen = config_.tcp_enabled
-                        ? config_.listen.host + ":" + std::to_string(server_->public_port())
-                        : "";
+  int public_port = server_->public_port();
+  if (config_.tcp_enabled && config_.tls_enabled()) {
+    auto tls =
+        TlsTerminator::Start(config_.listen, config_.tls_certificate, config_.tls_private_key,
+                             server_->internal_port(), &connections_);
+    if (!tls.ok()) return tls.status();
+    tls_ = std::move(tls).value();
+    public_port = tls_->port();
+  }
+  context_.listen =
+      config_.tcp_enabled ? config_.listen.host + ":" + std::to_string(public_port) : "";
   const gid_t group = LookupGroup(config_.socket_group);
   if (group == static_cast<gid_t>(-1) && !config_.socket_group.empty()) {
     LogInfo("socket group does not exist; the unix socket is root-only",
             {{"GROUP", config_.socket_group}});
   }
   auto bridge = UnixSocketBridge::Start(JoinPath(config_.state_dir, "paddockd.sock"), group,
-                                        server_->internal_port(), &peers_);
+                                        server_->internal_port(), &connections_);
   if (!bridge.ok()) return bridge.status();
   bridge_ = std::move(bridge).value();
+  PrepareStatusDocument(&context_);
+  server_->SetReady();
   return Status::Ok();
 }
 
@@ -159,11 +168,13 @@ Status Daemon::Start() {
   const std::string socket = JoinPath(config_.state_dir, "paddockd.sock");
   const std::string token_file = JoinPath(config_.state_dir, "admin.token");
   const std::string scheme = config_.tls_enabled() ? "https://" : "http://";
-  const std::string where =
-      config_.tcp_enabled ? "API on " + scheme + context_.listen + " and " + socket
-                          : "API on " + socket;
+  const std::string where = config_.tcp_enabled
+                                ? "API on " + scheme + context_.listen + " and " + socket
+                                : "API on " + socket;
   LogInfo("paddockd " PADDOCK_VERSION " ready",
-          {{"API", where}, {"TOKEN_FILE", token_file}, {"CGROUP_MODE", context_.cgroup_mode},
+          {{"API", where},
+           {"TOKEN_FILE", token_file},
+           {"CGROUP_MODE", context_.cgroup_mode},
            {"CONFIG", config_.source.empty() ? "(defaults)" : config_.source}});
   if (announce_) {
     std::printf("paddockd %s: %s\nadmin token: %s\n", PADDOCK_VERSION, where.c_str(),
@@ -209,7 +220,8 @@ void Daemon::Reload() {
     LogError("reload failed; keeping the running configuration",
              {{"ERROR", fresh.status().message()}});
     notifier_.Ready();
-    notifier_.Status("Reload failed (" + fresh.status().message() + "); serving with the old configuration");
+    notifier_.Status("Reload failed (" + fresh.status().message() +
+                     "); serving with the old configuration");
     return;
   }
   for (const std::string& key : RestartOnlyChanges(config_, *fresh)) {
@@ -219,7 +231,8 @@ void Daemon::Reload() {
   config_.max_body_bytes = fresh->max_body_bytes;
   SetLogLevel(config_.log_level);
   server_->set_max_body_bytes(config_.max_body_bytes);
-  LogInfo("configuration reloaded", {{"CONFIG", config_.source.empty() ? "(defaults)" : config_.source}});
+  LogInfo("configuration reloaded",
+          {{"CONFIG", config_.source.empty() ? "(defaults)" : config_.source}});
   notifier_.Ready();
   notifier_.Status("Serving API (configuration reloaded)");
 }
@@ -228,8 +241,9 @@ void Daemon::Shutdown() {
   if (!server_ && !bridge_ && !db_) return;
   notifier_.Stopping();
   notifier_.Status("Stopping");
-  // Unix socket first (it relays into the server), then the server waits for requests in flight.
+  // Front ends first (they relay into the server), then the server finishes requests in flight.
   bridge_.reset();
+  tls_.reset();
   server_.reset();
   tokens_.reset();
   db_.reset();

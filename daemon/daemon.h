@@ -1,7 +1,8 @@
 // Daemon: paddockd's wiring and lifecycle.
 //
-//   Start():  state dir -> lock -> database (migrations) -> tokens -> HTTP server -> unix socket
-//             -> READY=1. Any failure stops here with a Status; nothing is left half-started.
+//   Start():  state dir -> lock -> database (migrations) -> tokens -> HTTP server -> TLS listener
+//             (when configured) -> unix socket -> READY=1. Any failure stops here with a Status;
+//             nothing is left half-started.
 //   Run():    waits on signals: SIGHUP reloads the configuration (RELOADING=1 ... READY=1),
 //             SIGTERM/SIGINT stop (STOPPING=1, close listeners, finish requests, exit 0). Pings
 //             the systemd watchdog in between when WatchdogSec= is set.
@@ -16,11 +17,12 @@
 #include "daemon/api_routes.h"
 #include "daemon/api_server.h"
 #include "daemon/config.h"
+#include "daemon/connection_registry.h"
 #include "daemon/metrics.h"
-#include "daemon/peer_registry.h"
 #include "daemon/router.h"
 #include "daemon/state_db.h"
 #include "daemon/systemd_notifier.h"
+#include "daemon/tls_terminator.h"
 #include "daemon/token_store.h"
 #include "daemon/unix_socket_bridge.h"
 
@@ -54,10 +56,11 @@ class Daemon {
   std::unique_ptr<StateDb> db_;
   std::unique_ptr<TokenStore> tokens_;
   HttpMetrics metrics_;
-  PeerRegistry peers_;
+  ConnectionRegistry connections_;
   Router router_;
   ApiContext context_;
   std::unique_ptr<ApiServer> server_;
+  std::unique_ptr<TlsTerminator> tls_;
   std::unique_ptr<UnixSocketBridge> bridge_;
 };
 

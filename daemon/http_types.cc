@@ -10,7 +10,8 @@ nlohmann::json Caller::ToJson() const {
       return {{"kind", "unix"}, {"uid", uid}, {"gid", gid}, {"pid", pid}, {"admin", admin}};
     case Kind::kToken:
       return {{"kind", "token"}, {"token_name", token_name}, {"admin", admin}};
-    case Kind::kAnonymous: break;
+    case Kind::kAnonymous:
+      break;
   }
   return {{"kind", "anonymous"}, {"admin", false}};
 }
@@ -36,8 +37,8 @@ std::string DecodeQueryComponent(std::string_view in) {
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '+') {
       out += ' ';
-    } else if (in[i] == '%' && i + 2 < in.size() &&
-               HexValue(in[i + 1]) >= 0 && HexValue(in[i + 2]) >= 0) {
+    } else if (in[i] == '%' && i + 2 < in.size() && HexValue(in[i + 1]) >= 0 &&
+               HexValue(in[i + 2]) >= 0) {
       out += static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2]));
       i += 2;
     } else {

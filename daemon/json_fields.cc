@@ -10,24 +10,36 @@ namespace {
 
 bool HasType(const nlohmann::json& value, JsonType type) {
   switch (type) {
-    case JsonType::kString: return value.is_string();
-    case JsonType::kBoolean: return value.is_boolean();
-    case JsonType::kInteger: return value.is_number_integer();
-    case JsonType::kNumber: return value.is_number();
-    case JsonType::kObject: return value.is_object();
-    case JsonType::kArray: return value.is_array();
+    case JsonType::kString:
+      return value.is_string();
+    case JsonType::kBoolean:
+      return value.is_boolean();
+    case JsonType::kInteger:
+      return value.is_number_integer();
+    case JsonType::kNumber:
+      return value.is_number();
+    case JsonType::kObject:
+      return value.is_object();
+    case JsonType::kArray:
+      return value.is_array();
   }
   return false;
 }
 
 std::string_view TypeName(JsonType type) {
   switch (type) {
-    case JsonType::kString: return "a string";
-    case JsonType::kBoolean: return "a boolean";
-    case JsonType::kInteger: return "an integer";
-    case JsonType::kNumber: return "a number";
-    case JsonType::kObject: return "an object";
-    case JsonType::kArray: return "an array";
+    case JsonType::kString:
+      return "a string";
+    case JsonType::kBoolean:
+      return "a boolean";
+    case JsonType::kInteger:
+      return "an integer";
+    case JsonType::kNumber:
+      return "a number";
+    case JsonType::kObject:
+      return "an object";
+    case JsonType::kArray:
+      return "an array";
   }
   return "a value";
 }

@@ -56,16 +56,18 @@ int Main(int argc, char** argv) {
   // State files (database, token, lock) are for root and the paddock group at most.
   ::umask(027);
   CommandLine cli;
-  CLI::App app{"paddockd: shares a multi-GPU workstation between sandboxed notebooks, training "
-               "jobs and model servers.",
-               "paddockd"};
+  CLI::App app{
+      "paddockd: shares a multi-GPU workstation between sandboxed notebooks, training "
+      "jobs and model servers.",
+      "paddockd"};
   app.add_option("--config", cli.config_path, "Configuration file")
       ->capture_default_str()
       ->option_text("PATH (default " + std::string(kDefaultConfigPath) + ")");
   app.add_option("--state-dir", cli.state_dir, "State directory (overrides daemon.state_dir)");
   app.add_option("--listen", cli.listen, "TCP address HOST:PORT (overrides api.listen)");
-  app.add_flag("--dev", cli.dev,
-               "Developer mode: state in ./.paddock, no system config file, prints where the API is");
+  app.add_flag(
+      "--dev", cli.dev,
+      "Developer mode: state in ./.paddock, no system config file, prints where the API is");
   app.add_flag("--check-config", cli.check_config, "Validate the configuration and exit");
   app.set_version_flag("--version", std::string("paddockd ") + PADDOCK_VERSION);
   try {
@@ -87,12 +89,15 @@ int Main(int argc, char** argv) {
     return 0;
   }
   SetLogLevel(config->log_level);
-  Daemon daemon(*config, [cli] { return LoadEffectiveConfig(cli); }, cli.dev);
+  Daemon daemon(
+      *config, [cli] { return LoadEffectiveConfig(cli); }, cli.dev);
   Status started = daemon.Start();
   if (!started.ok()) {
     LogError("paddockd failed to start", {{"ERROR", started.message()}});
-    if (LoggingToJournal()) std::fprintf(stderr, "paddockd: %s\n", started.message().c_str());
-    else std::fprintf(stderr, "paddockd: cannot start: %s\n", started.message().c_str());
+    if (LoggingToJournal())
+      std::fprintf(stderr, "paddockd: %s\n", started.message().c_str());
+    else
+      std::fprintf(stderr, "paddockd: cannot start: %s\n", started.message().c_str());
     return kExitStartFailure;
   }
   return daemon.Run();

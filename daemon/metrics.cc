@@ -159,8 +159,7 @@ void RenderProcessMetrics(std::string* out) {
   AppendSample(out, "process_open_fds", "", CountOpenFds());
   rlimit limit;
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    AppendFamilyHeader(out, "process_max_fds", "gauge",
-                       "Maximum number of open file descriptors.");
+    AppendFamilyHeader(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
     AppendSample(out, "process_max_fds", "", static_cast<double>(limit.rlim_cur));
   }
 }

@@ -41,7 +41,8 @@ HttpResponse ProblemFromStatus(const Status& status) {
       return Problem(503, "unavailable", "Service unavailable", status.message());
     case StatusCode::kOk:
     case StatusCode::kIoError:
-    case StatusCode::kInternal: break;
+    case StatusCode::kInternal:
+      break;
   }
   return Problem(500, "internal", "Internal error", status.message());
 }

@@ -2,10 +2,9 @@
 // stable URN, "urn:paddock:problem:<slug>", that clients may branch on. docs/api.md lists them.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "base/status.h"
 #include "daemon/http_types.h"

@@ -58,9 +58,8 @@ Router::Match Router::Find(const std::string& method, const std::string& path) c
     match.allowed_methods.push_back(route.method);
   }
   // HEAD is served wherever GET is (civetweb drops the body).
-  if (method == "HEAD" &&
-      std::find(match.allowed_methods.begin(), match.allowed_methods.end(), "GET") !=
-          match.allowed_methods.end()) {
+  if (method == "HEAD" && std::find(match.allowed_methods.begin(), match.allowed_methods.end(),
+                                    "GET") != match.allowed_methods.end()) {
     return Find("GET", path);
   }
   return match;

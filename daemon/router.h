@@ -15,9 +15,9 @@ namespace paddock {
 using Handler = std::function<HttpResponse(HttpRequest&)>;
 
 struct RouteOptions {
-  bool requires_auth = true;   // false only for /healthz and /metrics
-  bool json_body = false;      // the route reads a JSON body: content type and size are checked
-  bool admin_only = false;     // callers must be admin (root on the socket, or an admin token)
+  bool requires_auth = true;  // false only for /healthz and /metrics
+  bool json_body = false;     // the route reads a JSON body: content type and size are checked
+  bool admin_only = false;    // callers must be admin (root on the socket, or an admin token)
 };
 
 struct Route {
@@ -32,9 +32,9 @@ class Router {
   void Add(std::string method, std::string pattern, RouteOptions options, Handler handler);
 
   struct Match {
-    const Route* route = nullptr;                  // null when nothing matched
-    std::map<std::string, std::string> params;     // placeholder values, decoded
-    std::vector<std::string> allowed_methods;      // path matched, method did not (for 405)
+    const Route* route = nullptr;               // null when nothing matched
+    std::map<std::string, std::string> params;  // placeholder values, decoded
+    std::vector<std::string> allowed_methods;   // path matched, method did not (for 405)
   };
   Match Find(const std::string& method, const std::string& path) const;
 

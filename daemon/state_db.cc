@@ -45,8 +45,12 @@ StateDb::Row ReadRow(sqlite3_stmt* stmt) {
   row.reserve(n);
   for (int i = 0; i < n; ++i) {
     switch (sqlite3_column_type(stmt, i)) {
-      case SQLITE_NULL: row.emplace_back(nullptr); break;
-      case SQLITE_INTEGER: row.emplace_back(int64_t{sqlite3_column_int64(stmt, i)}); break;
+      case SQLITE_NULL:
+        row.emplace_back(nullptr);
+        break;
+      case SQLITE_INTEGER:
+        row.emplace_back(int64_t{sqlite3_column_int64(stmt, i)});
+        break;
       default: {
         const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
         row.emplace_back(std::string(text, sqlite3_column_bytes(stmt, i)));
@@ -60,14 +64,15 @@ StateDb::Row ReadRow(sqlite3_stmt* stmt) {
 
 Result<std::unique_ptr<StateDb>> StateDb::Open(const std::string& path, int target_version) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<StateDb> db(new StateDb(raw));
   if (rc != SQLITE_OK) return SqliteError(raw, "open " + path);
   sqlite3_busy_timeout(raw, 5000);
-  PADDOCK_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
-                                   "PRAGMA synchronous=NORMAL;"));
+  PADDOCK_RETURN_IF_ERROR(
+      db->Exec("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
+               "PRAGMA synchronous=NORMAL;"));
   Status s = db->Migrate(target_version < 0 ? LatestSchemaVersion() : target_version);
   if (!s.ok()) return s.WithContext(path);
   return db;
@@ -135,8 +140,8 @@ Status StateDb::Migrate(int target_version) {
       return Exec("PRAGMA user_version = " + std::to_string(m.version));
     });
     if (!s.ok()) return s.WithContext("migration " + std::to_string(m.version));
-    LogInfo("applied schema migration",
-            {{"SCHEMA_VERSION", std::to_string(m.version)}, {"MIGRATION", std::string(m.description)}});
+    LogInfo("applied schema migration", {{"SCHEMA_VERSION", std::to_string(m.version)},
+                                         {"MIGRATION", std::string(m.description)}});
     current = m.version;
   }
   schema_version_ = static_cast<int>(current);

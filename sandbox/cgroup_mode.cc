@@ -19,9 +19,12 @@ long FilesystemType(const std::string& path) {
 
 std::string_view CgroupModeName(CgroupMode mode) {
   switch (mode) {
-    case CgroupMode::kUnified: return "unified";
-    case CgroupMode::kHybrid: return "hybrid";
-    case CgroupMode::kLegacy: return "legacy";
+    case CgroupMode::kUnified:
+      return "unified";
+    case CgroupMode::kHybrid:
+      return "hybrid";
+    case CgroupMode::kLegacy:
+      return "legacy";
   }
   return "unknown";
 }

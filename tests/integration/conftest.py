@@ -94,8 +94,10 @@ def wait_ready(daemon, timeout=15):
     while time.time() < deadline:
         if daemon.proc.poll() is not None:
             raise RuntimeError(f"paddockd exited with {daemon.proc.returncode}:\n{daemon.log()}")
+        # The unix socket is opened last, after the TCP listener, so it answering means ready.
         try:
-            if daemon.request("GET", "/healthz", token=None).status == 200 and os.path.exists(daemon.socket):
+            if os.path.exists(daemon.socket) and \
+                    daemon.request("GET", "/healthz", token=None, unix=True).status == 200:
                 return
         except OSError:
             pass

@@ -1,18 +1,18 @@
-#include "daemon/peer_registry.h"
+#include "daemon/connection_registry.h"
 
 namespace paddock {
 
-void PeerRegistry::Add(int local_port, PeerCredentials creds) {
+void ConnectionRegistry::Add(int local_port, ConnectionOrigin origin) {
   std::lock_guard<std::mutex> lock(mutex_);
-  by_port_[local_port] = creds;
+  by_port_[local_port] = std::move(origin);
 }
 
-void PeerRegistry::Remove(int local_port) {
+void ConnectionRegistry::Remove(int local_port) {
   std::lock_guard<std::mutex> lock(mutex_);
   by_port_.erase(local_port);
 }
 
-std::optional<PeerCredentials> PeerRegistry::Find(int local_port) const {
+std::optional<ConnectionOrigin> ConnectionRegistry::Find(int local_port) const {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = by_port_.find(local_port);
   if (it == by_port_.end()) return std::nullopt;
