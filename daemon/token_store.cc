@@ -52,6 +52,8 @@ std::string NewTokenSecret() {
 
 bool TokenStore::IsValidName(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
+  // "." and ".." cannot appear as a path segment (/api/v1/tokens/..), so could never be removed.
+  if (name.find_first_not_of('.') == std::string_view::npos) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
            c == '_' || c == '-';

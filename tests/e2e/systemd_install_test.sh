@@ -79,18 +79,18 @@ fail() {
 command -v systemd-nspawn >/dev/null || skip "systemd-nspawn not installed (package systemd-container)"
 command -v mmdebstrap >/dev/null || skip "mmdebstrap not installed"
 command -v nsenter >/dev/null || skip "nsenter not installed (package util-linux)"
-[[ -n $DEB_DIR ]] || {
-  echo "e2e: PADDOCK_DEB_DIR is not set (it names the directory of paddock_*.deb)" >&2
+die() { # a broken setup, before any check ran
+  echo "e2e: $*" >&2
+  log "0 passed, 1 failed"
   exit 1
 }
+[[ -n $DEB_DIR ]] || die "PADDOCK_DEB_DIR is not set (it names the directory of paddock_*.deb)"
 
 shopt -s nullglob
 debs=("$DEB_DIR"/paddock_*.deb)
 shopt -u nullglob
-if ((${#debs[@]} != 1)); then
-  echo "e2e: expected exactly one paddock_*.deb in $DEB_DIR, found ${#debs[@]} (run: make deb)" >&2
-  exit 1
-fi
+((${#debs[@]} == 1)) ||
+  die "expected exactly one paddock_*.deb in $DEB_DIR, found ${#debs[@]} (run: make deb)"
 DEB=$(realpath "${debs[0]}")
 DEB_NAME=$(basename "$DEB")
 log "package: $DEB ($(dpkg-deb -f "$DEB" Version))"
@@ -111,10 +111,28 @@ kill_cgroup_procs() { # kill everything left in our cgroups (the container's pro
   done
 }
 
+summary_printed=0
+print_summary() { # the phase timings and the last line, "e2e: N passed, M failed"
+  phase ""
+  log "timings:"
+  local t
+  for t in "${timings[@]}"; do
+    log "  $t"
+  done
+  log "  total      $(fmt_ms "$(ms_since "$t0")")"
+  log "$passed passed, $failed failed"
+  summary_printed=1
+}
+
 cleanup() {
   local rc=$?
   set +e
   trap - EXIT INT TERM
+  if ((rc != 0 && summary_printed == 0)); then
+    log "aborted (exit status $rc) in phase '$phase_name'"
+    ((failed == 0)) && failed=1
+    abort_summary=1
+  fi
   if [[ -n $nspawn_pid ]] && kill -0 "$nspawn_pid" 2>/dev/null; then
     if ((rc != 0)) && [[ ${PADDOCK_E2E_KEEP:-0} == 1 && -n $cpid ]]; then
       log "PADDOCK_E2E_KEEP=1: container left running; enter it with: nsenter -t $cpid -a bash"
@@ -143,6 +161,7 @@ cleanup() {
       xargs -r rmdir 2>/dev/null
   fi
   [[ -n $work ]] && rm -rf "$work"
+  ((${abort_summary:-0})) && print_summary
   exit "$rc"
 }
 trap cleanup EXIT
@@ -353,7 +372,7 @@ main_pid() { in_ct 'systemctl show -p MainPID --value paddock'; }
 phase install
 check "apt-get install $DEB_NAME (offline)" \
   "apt-get install -y -o Dpkg::Use-Pty=0 $CONTAINER_DEB_DIR/$DEB_NAME"
-if ! in_ct 'dpkg-query -W -f="\${Status}" paddock | grep -qx "install ok installed"'; then
+if ! in_ct 'dpkg-query -W -f="\${Status}" paddock 2>/dev/null | grep -qx "install ok installed"'; then
   fail "package paddock is not installed; stopping here"
   exit 1
 fi
@@ -402,6 +421,8 @@ check "journal has systemd's start message" \
 check "journal has the daemon's own start log (pid $pid1)" \
   "for i in \$(seq 50); do journalctl -b _PID=$pid1 --no-pager -o cat | grep -q . && exit 0;
    sleep 0.1; done; exit 1"
+check "the daemon logs natively to the journal (structured fields, _TRANSPORT=journal)" \
+  "journalctl -b _PID=$pid1 _TRANSPORT=journal --no-pager -o cat | grep -q ."
 in_ct "journalctl -b _PID=$pid1 --no-pager -o cat | head -n 5" 2>/dev/null | sed 's/^/    > /' || true
 
 # Phase 5: the API on the container's loopback and the unix socket.
@@ -495,12 +516,5 @@ else
   fi
   nspawn_pid=""
 fi
-phase ""
-
-log "timings:"
-for t in "${timings[@]}"; do
-  log "  $t"
-done
-log "  total      $(fmt_ms "$(ms_since "$t0")")"
-log "$passed passed, $failed failed"
+print_summary
 ((failed == 0))

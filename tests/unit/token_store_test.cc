@@ -75,6 +75,9 @@ TEST_F(TokenStoreTest, CreateListRemove) {
   EXPECT_TRUE(store.Authenticate(created->second).has_value());
   EXPECT_EQ(store.Create("ci", true).status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(store.Create("bad name", false).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.Create("..", false).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store.Create("..dots.ok", false).ok());
+  ASSERT_TRUE(store.Remove("..dots.ok").ok());
   EXPECT_EQ(store.Create(std::string(65, 'a'), false).status().code(),
             StatusCode::kInvalidArgument);
   ASSERT_EQ(store.List().size(), 1u);
