@@ -79,7 +79,9 @@ void LogToJournal(LogLevel level, std::string_view message, std::initializer_lis
     iov[i].iov_base = parts[i].data();
     iov[i].iov_len = parts[i].size();
   }
-  sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
+  // Parenthesised to bypass the sd_journal_sendv macro, which would append CODE_FILE/CODE_LINE of
+  // this file and hide the caller's location that we pass above.
+  (sd_journal_sendv)(iov.data(), static_cast<int>(iov.size()));
 }
 
 void LogToStderr(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {

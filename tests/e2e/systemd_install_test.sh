@@ -76,7 +76,8 @@ fail() {
 # Prerequisites
 
 [[ $(id -u) -eq 0 ]] || skip "must run as root (boots a container with systemd-nspawn)"
-command -v systemd-nspawn >/dev/null || skip "systemd-nspawn not installed (package systemd-container)"
+command -v systemd-nspawn >/dev/null ||
+  skip "systemd-nspawn not installed (package systemd-container)"
 command -v mmdebstrap >/dev/null || skip "mmdebstrap not installed"
 command -v nsenter >/dev/null || skip "nsenter not installed (package util-linux)"
 die() { # a broken setup, before any check ran
@@ -185,8 +186,8 @@ phase rootfs
 
 # Runtime dependencies of the package: "a (>= 1) | b, c:any" -> a c. They must be in the
 # image: the container has no network, so apt can only install the .deb itself.
-deps=$({ dpkg-deb -f "$DEB" Depends; dpkg-deb -f "$DEB" Pre-Depends; } | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' \
-  -e 's/:any//' -e 's/[[:space:]]//g' | grep -v '^$' || true)
+deps=$({ dpkg-deb -f "$DEB" Depends; dpkg-deb -f "$DEB" Pre-Depends; } | tr ',' '\n' |
+  sed -e 's/|.*//' -e 's/(.*)//' -e 's/:any//' -e 's/[[:space:]]//g' | grep -v '^$' || true)
 packages=$(printf '%s\n' systemd systemd-sysv dbus curl $deps | sort -u)
 key=$(printf 'recipe=%s suite=%s variant=minbase\n%s\n' "$RECIPE" "$SUITE" "$packages" |
   sha256sum | cut -c1-16)
@@ -279,8 +280,11 @@ done
     echo "$BASHPID" >"$cg/cgroup.procs"
   done
   # --pdeathsig: should this script be SIGKILLed (a ctest timeout), nspawn gets SIGTERM and
-  # powers the container off instead of leaking it.
-  exec setpriv --pdeathsig TERM systemd-nspawn --quiet --boot --register=no --keep-unit --private-network \
+  # powers the container off instead of leaking it (not with PADDOCK_E2E_KEEP=1, which wants
+  # the container to outlive the script).
+  deathsig=(setpriv --pdeathsig TERM)
+  [[ ${PADDOCK_E2E_KEEP:-0} == 1 ]] && deathsig=()
+  exec "${deathsig[@]}" systemd-nspawn --quiet --boot --register=no --keep-unit --private-network \
     --volatile=overlay --link-journal=no --console=pipe --machine="$cg_name" \
     --directory="$rootdir" --bind-ro="$(dirname "$DEB"):$CONTAINER_DEB_DIR"
 ) </dev/null >"$work/console.log" 2>&1 &
@@ -372,7 +376,8 @@ main_pid() { in_ct 'systemctl show -p MainPID --value paddock'; }
 phase install
 check "apt-get install $DEB_NAME (offline)" \
   "apt-get install -y -o Dpkg::Use-Pty=0 $CONTAINER_DEB_DIR/$DEB_NAME"
-if ! in_ct 'dpkg-query -W -f="\${Status}" paddock 2>/dev/null | grep -qx "install ok installed"'; then
+if ! in_ct 'dpkg-query -W -f="\${Status}" paddock 2>/dev/null |
+             grep -qx "install ok installed"'; then
   fail "package paddock is not installed; stopping here"
   exit 1
 fi
@@ -423,7 +428,8 @@ check "journal has the daemon's own start log (pid $pid1)" \
    sleep 0.1; done; exit 1"
 check "the daemon logs natively to the journal (structured fields, _TRANSPORT=journal)" \
   "journalctl -b _PID=$pid1 _TRANSPORT=journal --no-pager -o cat | grep -q ."
-in_ct "journalctl -b _PID=$pid1 --no-pager -o cat | head -n 5" 2>/dev/null | sed 's/^/    > /' || true
+in_ct "journalctl -b _PID=$pid1 --no-pager -o cat | head -n 5" 2>/dev/null |
+  sed 's/^/    > /' || true
 
 # Phase 5: the API on the container's loopback and the unix socket.
 phase api

@@ -1,8 +1,11 @@
 """paddockd as a service: configuration errors, sd_notify protocol, reload, stop, single instance."""
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -171,3 +174,25 @@ def test_dev_mode_uses_dot_paddock_and_prints_where_to_connect(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_logs_go_to_journald_with_structured_fields_when_journal_stream_says_so(tmp_path):
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("SKIP: needs root and unshare for a private mount namespace")
+    out = tmp_path / "journal.json"
+    helper = os.path.join(os.path.dirname(__file__), "journal_capture.py")
+    subprocess.run(["unshare", "--mount", sys.executable, helper, PADDOCKD, str(tmp_path / "state"),
+                    str(free_port()), str(out)], check=True, timeout=60)
+    result = json.loads(out.read_text())
+    assert result["returncode"] == 0
+    assert result["stderr"] == "", "with JOURNAL_STREAM, nothing goes to stderr"
+    ready = [e for e in result["entries"] if e.get("MESSAGE", "").endswith("ready")]
+    assert len(ready) == 1, result["entries"]
+    entry = ready[0]
+    assert entry["PRIORITY"] == "6"
+    assert entry["SYSLOG_IDENTIFIER"] == "paddockd"
+    assert entry["CODE_FILE"].endswith("daemon.cc")
+    assert int(entry["CODE_LINE"]) > 0
+    assert entry["PADDOCK_CGROUP_MODE"] in ("unified", "hybrid", "legacy")
+    assert entry["PADDOCK_TOKEN_FILE"] == str(tmp_path / "state" / "admin.token")
+    assert any(e.get("MESSAGE") == "stopped" for e in result["entries"])
