@@ -11,7 +11,8 @@
 #   PADDOCK_DEB_DIR     directory holding paddock_<version>_<arch>.deb (required; `make deb`)
 #   PADDOCK_TEST_CACHE  where the container root file system is cached
 #                       (default /var/cache/paddock-tests; the first run takes ~20-60 s more)
-#   PADDOCK_E2E_KEEP=1  on failure, keep the container running and print how to enter it
+#   PADDOCK_E2E_KEEP=1  on failure, stop before the purge with the container still running, and
+#                       print how to enter it
 #
 # Needs root, systemd-nspawn (systemd-container), mmdebstrap and the Debian mirror the host's
 # apt uses (only when the root file system is not cached yet). Prints "SKIP: <reason>" and
@@ -491,6 +492,16 @@ expect "clean exit on SIGTERM (Result, ExecMainCode, ExecMainStatus)" "success 1
         $(systemctl show -p ExecMainStatus --value paddock)'
 ((failed == 0)) || diagnose
 
+# With PADDOCK_E2E_KEEP=1, stop at the first phase boundary after a failure, container running.
+keep_on_failure() {
+  if ((failed > 0)) && [[ ${PADDOCK_E2E_KEEP:-0} == 1 ]]; then
+    print_summary
+    exit 1
+  fi
+  return 0
+}
+keep_on_failure
+
 # Phase 7: purge.
 phase purge
 check "apt-get purge paddock" 'apt-get purge -y -o Dpkg::Use-Pty=0 paddock'
@@ -502,6 +513,8 @@ expect "group paddock is gone" "" 'getent group paddock || true'
 expect "paddock.service is gone" "not-found" 'systemctl show -p LoadState --value paddock'
 expect "no enablement symlinks left" "" \
   'find /etc/systemd/system -name "paddock*" 2>/dev/null || true'
+
+keep_on_failure
 
 # Phase 8: power off.
 phase poweroff

@@ -1,10 +1,14 @@
 """The REST API over real HTTP: authentication, errors as problem+json, tokens, metrics, TLS."""
+import grp
 import http.client
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
+import sys
+import tempfile
 
 import pytest
 
@@ -255,3 +259,61 @@ def test_tls_with_a_key_that_does_not_match_fails_to_start(tmp_path, tls_files):
                         f"127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=20)
     assert p.returncode == 1
     assert "private key" in p.stderr
+
+
+@pytest.fixture
+def socket_group():
+    if os.geteuid() != 0 or not shutil.which("groupadd"):
+        pytest.skip("SKIP: needs root and groupadd to create a test group")
+    name = f"pdk-test-{os.getpid()}"
+    subprocess.run(["groupadd", "--system", name], check=True)
+    try:
+        yield name, grp.getgrnam(name).gr_gid
+    finally:
+        subprocess.run(["groupdel", name], check=False)
+
+
+def unix_request_as(daemon, uid, gid, groups, path):
+    """GET `path` over the unix socket from a child process running as uid/gid/groups."""
+    code = ("import http.client, socket, sys\n"
+            "class C(http.client.HTTPConnection):\n"
+            "    def connect(self):\n"
+            "        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])\n"
+            "try:\n"
+            "    c = C('localhost'); c.request('GET', sys.argv[2]); r = c.getresponse()\n"
+            "    print(r.status); print(r.read().decode())\n"
+            "except PermissionError:\n"
+            "    print('EACCES')\n")
+
+    def drop():
+        os.setgroups(groups)
+        os.setgid(gid)
+        os.setuid(uid)
+
+    p = subprocess.run([sys.executable, "-c", code, daemon.socket, path], preexec_fn=drop,
+                       capture_output=True, text=True, timeout=20)
+    lines = p.stdout.splitlines()
+    return lines[0], ("\n".join(lines[1:]) if len(lines) > 1 else "")
+
+
+def test_socket_group_members_reach_the_api_as_themselves_and_others_cannot(socket_group):
+    name, gid = socket_group
+    # pytest's tmp_path is under a 0700 directory; other users need to traverse to the socket.
+    base = tempfile.mkdtemp(prefix="paddock-group-")
+    os.chmod(base, 0o711)
+    d = start_daemon(os.path.join(base, "state"), config_text=f'[api]\nsocket_group = "{name}"\n')
+    try:
+        assert os.stat(d.socket).st_gid == gid
+        os.chown(d.state_dir, 0, gid)  # as the package's postinst does for /var/lib/paddock
+        nobody = 65534
+        status, body = unix_request_as(d, nobody, nobody, [gid], "/api/v1/status")
+        assert status == "200"
+        caller = json.loads(body)["caller"]
+        assert caller == {"kind": "unix", "uid": nobody, "gid": nobody, "pid": caller["pid"], "admin": False}
+        status, body = unix_request_as(d, nobody, nobody, [gid], "/api/v1/tokens")
+        assert status == "403" and "forbidden" in body
+        status, _ = unix_request_as(d, nobody, nobody, [], "/api/v1/status")
+        assert status == "EACCES"
+    finally:
+        d.stop()
+        shutil.rmtree(base)
