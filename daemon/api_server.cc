@@ -1,12 +1,16 @@
 #include "daemon/api_server.h"
 
 #include <civetweb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "base/log.h"
+#include "base/unique_fd.h"
 #include "daemon/problem.h"
 
 namespace paddock {
@@ -107,11 +111,34 @@ ApiServer::ApiServer(Dependencies deps, size_t max_body_bytes)
 
 ApiServer::~ApiServer() { Stop(); }
 
+namespace {
+
+// Opens and closes a loopback connection to `port`: civetweb's master thread polls its listeners
+// with a 2 s timeout and only notices the stop flag when the poll returns.
+void PokeListener(int port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd) (void)::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+}
+
+}  // namespace
+
 void ApiServer::Stop() {
-  if (context_ != nullptr) {
+  if (context_ == nullptr) return;
+  std::atomic<bool> stopped{false};
+  std::thread stopper([this, &stopped] {
     mg_stop(context_);
-    context_ = nullptr;
+    stopped = true;
+  });
+  while (!stopped) {
+    PokeListener(internal_port_);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  stopper.join();
+  context_ = nullptr;
 }
 
 int ApiServer::LogMessage(const mg_connection*, const char* message) {

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "base/file_util.h"
+#include "base/hex.h"
 #include "base/log.h"
 
 namespace paddock {
@@ -19,14 +20,7 @@ std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(data.data(), data.size(), digest, &length, kSha256, nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
+  return HexEncode(digest, length);
 }
 
 std::string NewTokenSecret() {

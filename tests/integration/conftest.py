@@ -78,6 +78,14 @@ class Daemon:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
+    def wait_for_log(self, text, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in self.log():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never appeared in the daemon log:\n{self.log()}")
+
     def stop(self, sig=15, timeout=10):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)

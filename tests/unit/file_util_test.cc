@@ -4,21 +4,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
+
+#include "tests/unit/temp_dir.h"
 
 namespace paddock {
 namespace {
 
 class FileUtilTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/paddock-file-util-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  TempDir tmp_;
+  const std::string& dir_ = tmp_.path();
 };
 
 TEST_F(FileUtilTest, MakeDirectoriesCreatesParentsAndAcceptsExisting) {

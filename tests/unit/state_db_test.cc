@@ -1,23 +1,16 @@
 #include "daemon/state_db.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
+
+#include "tests/unit/temp_dir.h"
 
 namespace paddock {
 namespace {
 
 class StateDbTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/paddock-db-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/state.db";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   int64_t Scalar(StateDb* db, const std::string& sql) {
     int64_t v = -1;
     EXPECT_TRUE(
@@ -25,8 +18,9 @@ class StateDbTest : public ::testing::Test {
     return v;
   }
 
-  std::string dir_;
-  std::string path_;
+  TempDir tmp_;
+  const std::string& dir_ = tmp_.path();
+  std::string path_ = tmp_.Join("state.db");
 };
 
 TEST_F(StateDbTest, MigrationsAreNumberedFromOneWithoutGaps) {

@@ -1,12 +1,12 @@
 #include "daemon/token_store.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 
 #include "base/file_util.h"
+#include "tests/unit/temp_dir.h"
 
 namespace paddock {
 namespace {
@@ -14,15 +14,12 @@ namespace {
 class TokenStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/paddock-tokens-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto db = StateDb::Open(dir_ + "/state.db");
+    auto db = StateDb::Open(tmp_.Join("state.db"));
     ASSERT_TRUE(db.ok());
     db_ = std::move(db).value();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  TempDir tmp_;
+  const std::string& dir_ = tmp_.path();
   std::unique_ptr<StateDb> db_;
 };
 

@@ -1,0 +1,16 @@
+// Hexadecimal encoding, for digests and ids.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace paddock {
+
+// Lower-case hex of `size` bytes at `data`.
+std::string HexEncode(const uint8_t* data, size_t size);
+
+// The value of one hex digit (either case), or -1.
+int HexDigitValue(char c);
+
+}  // namespace paddock
