@@ -1,0 +1,40 @@
+// Launcher: the daemon's side of starting a sandbox.
+//
+// Launch() validates the spec, prepares <state_dir>, clone3()s a child in new pid, mount, ipc, uts
+// and network namespaces, places it in the sandbox's cgroup (when one is given) before it runs
+// anything, and lets it exec paddock-init, which builds the sandbox and starts the workload (see
+// init_main.cc). It returns once the workload has exec'd, or with the step that failed.
+// The returned pidfd refers to paddock-init; the caller reaps it (it is our child) and reads the
+// outcome from <state_dir>/exit.json. Thread-safe: it touches no shared state.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+
+#include "base/status.h"
+#include "base/unique_fd.h"
+#include "sandbox/spec.h"
+
+namespace paddock::sandbox {
+
+struct LaunchOptions {
+  std::string init_path;  // the paddock-init binary
+  std::string state_dir;  // created if missing; holds root/, stdout.log, stderr.log, exit.json
+  // Moves the new process into the sandbox's cgroup(s); called before it runs anything.
+  std::function<Status(pid_t)> join_cgroup;
+};
+
+struct LaunchedSandbox {
+  pid_t init_pid = -1;           // in our pid namespace
+  uint64_t init_start_time = 0;  // to find it again after a restart (init_process.h)
+  UniqueFd pidfd;
+};
+
+Result<LaunchedSandbox> Launch(const SandboxSpec& spec, const LaunchOptions& options);
+
+// Reads <state_dir>/exit.json, once paddock-init has written it.
+Result<ExitRecord> ReadExitRecord(const std::string& state_dir);
+
+}  // namespace paddock::sandbox
