@@ -6,6 +6,8 @@
 
 #include "daemon/json_fields.h"
 #include "daemon/problem.h"
+#include "daemon/sandbox_manager.h"
+#include "daemon/sandbox_routes.h"
 
 namespace paddock {
 
@@ -62,6 +64,8 @@ HttpResponse GetStatus(ApiContext* ctx, HttpRequest& request) {
   r.body += std::to_string(ctx->tokens->size());
   r.body += ",\"daemon_starts\":";
   r.body += std::to_string(ctx->daemon_starts);
+  r.body += ",\"sandboxes_running\":";
+  r.body += std::to_string(ctx->sandboxes != nullptr ? ctx->sandboxes->running() : 0);
   r.body += "},\"uptime_seconds\":";
   r.body += nlohmann::json(uptime).dump();
   r.body += '}';
@@ -133,6 +137,7 @@ void RegisterRoutes(Router* router, ApiContext* ctx) {
   router->Add("GET", "/api/v1/tokens", admin, Bind(ctx, ListTokens));
   router->Add("POST", "/api/v1/tokens", admin_json, Bind(ctx, CreateToken));
   router->Add("DELETE", "/api/v1/tokens/{name}", admin, Bind(ctx, DeleteToken));
+  RegisterSandboxRoutes(router, &ctx->sandboxes);
 }
 
 }  // namespace paddock

@@ -16,6 +16,8 @@
 
 namespace paddock {
 
+class SandboxManager;
+
 // What the handlers read. Owned by the Daemon; outlives the router.
 struct ApiContext {
   std::string version;
@@ -28,6 +30,7 @@ struct ApiContext {
   int64_t daemon_starts = 0;
   TokenStore* tokens = nullptr;
   HttpMetrics* metrics = nullptr;
+  SandboxManager* sandboxes = nullptr;
   // The members of GET /api/v1/status that never change, serialised once by
   // PrepareStatusDocument() (the status route is the one clients poll).
   std::string status_fixed_members;

@@ -48,13 +48,24 @@ void WriteResponse(mg_connection* conn, const HttpRequest& request, const HttpRe
     mg_response_header_add(conn, "Content-Type", response.content_type.c_str(), -1);
   }
   const std::string length = std::to_string(response.body.size());
-  mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
+  if (response.stream) {
+    mg_response_header_add(conn, "Transfer-Encoding", "chunked", -1);
+  } else {
+    mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
+  }
   mg_response_header_add(conn, "Cache-Control", "no-store", -1);
   for (const auto& [name, value] : response.headers) {
     mg_response_header_add(conn, name.c_str(), value.c_str(), -1);
   }
   mg_response_header_send(conn);
-  if (request.method != "HEAD" && !response.body.empty()) {
+  if (request.method == "HEAD") return;
+  if (response.stream) {
+    response.stream([conn](std::string_view chunk) {
+      return chunk.empty() ||
+             mg_send_chunk(conn, chunk.data(), static_cast<unsigned int>(chunk.size())) > 0;
+    });
+    mg_send_chunk(conn, "", 0);  // the terminating chunk
+  } else if (!response.body.empty()) {
     mg_write(conn, response.body.data(), response.body.size());
   }
 }

@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include <charconv>
+#include <cstdint>
 #include <functional>
 #include <map>
 
@@ -27,8 +28,8 @@ Status ConfigError(const std::string& source, const toml::source_region& where,
   return Status::InvalidArgument(std::move(m));
 }
 
-std::string_view TypeName(const toml::node& node) {
-  switch (node.type()) {
+std::string_view TypeName(toml::node_type type) {
+  switch (type) {
     case toml::node_type::string:
       return "a string";
     case toml::node_type::integer:
@@ -56,6 +57,18 @@ struct KeySpec {
 KeySpec StringKey(std::function<std::string(const std::string&, DaemonConfig&)> set) {
   return {toml::node_type::string, [set = std::move(set)](const toml::node& n, DaemonConfig& c) {
             return set(n.as_string()->get(), c);
+          }};
+}
+
+KeySpec StringListKey(std::function<std::string(std::vector<std::string>, DaemonConfig&)> set) {
+  return {toml::node_type::array,
+          [set = std::move(set)](const toml::node& n, DaemonConfig& c) -> std::string {
+            std::vector<std::string> values;
+            for (const toml::node& item : *n.as_array()) {
+              if (!item.is_string()) return "must be an array of strings";
+              values.push_back(item.as_string()->get());
+            }
+            return set(std::move(values), c);
           }};
 }
 
@@ -121,6 +134,35 @@ const std::map<std::string, std::map<std::string, KeySpec>>& Schema() {
             IntegerKey(1, 256,
                        [](int64_t v, DaemonConfig& c) { c.http_threads = static_cast<int>(v); })},
        }},
+      {"sandbox",
+       {
+           {"init_path", StringKey([](const std::string& v, DaemonConfig& c) -> std::string {
+              if (!v.empty() && v.front() != '/') return "must be an absolute path";
+              c.sandbox_init_path = v;
+              return "";
+            })},
+           {"allowed_bind_paths",
+            StringListKey([](std::vector<std::string> v, DaemonConfig& c) -> std::string {
+              for (const std::string& p : v) {
+                if (p.empty() || p.front() != '/') return "\"" + p + "\" is not an absolute path";
+              }
+              c.allowed_bind_paths = std::move(v);
+              return "";
+            })},
+           {"root_host_uid", IntegerKey(1, 4294967294,
+                                        [](int64_t v, DaemonConfig& c) {
+                                          c.root_host_uid = static_cast<uint32_t>(v);
+                                        })},
+           {"token_uid",
+            IntegerKey(1, 4294967294,
+                       [](int64_t v, DaemonConfig& c) { c.token_uid = static_cast<uint32_t>(v); })},
+           {"max_memory_bytes", IntegerKey(0, INT64_MAX,
+                                           [](int64_t v, DaemonConfig& c) {
+                                             c.max_memory_bytes = static_cast<uint64_t>(v);
+                                           })},
+           {"stop_grace_seconds",
+            IntegerKey(0, 3600, [](int64_t v, DaemonConfig& c) { c.stop_grace_seconds = v; })},
+       }},
   };
   return *schema;
 }
@@ -132,12 +174,9 @@ Status ApplySection(const std::string& source, const std::string& section, const
     auto spec = keys.find(std::string(key.str()));
     if (spec == keys.end()) return ConfigError(source, key.source(), name, "unknown key");
     if (node.type() != spec->second.type) {
-      return ConfigError(
-          source, node.source(), name,
-          "wrong type: expected " +
-              std::string(spec->second.type == toml::node_type::string ? "a string"
-                                                                       : "an integer") +
-              ", got " + std::string(TypeName(node)));
+      return ConfigError(source, node.source(), name,
+                         "wrong type: expected " + std::string(TypeName(spec->second.type)) +
+                             ", got " + std::string(TypeName(node.type())));
     }
     std::string problem = spec->second.apply(node, config);
     if (!problem.empty()) return ConfigError(source, node.source(), name, problem);
@@ -190,8 +229,9 @@ Result<DaemonConfig> ParseConfig(std::string_view text, const std::string& sourc
     if (keys == Schema().end())
       return ConfigError(source_name, section.source(), name, "unknown section");
     if (!node.is_table()) {
-      return ConfigError(source_name, node.source(), name,
-                         "expected a table [" + name + "], got " + std::string(TypeName(node)));
+      return ConfigError(
+          source_name, node.source(), name,
+          "expected a table [" + name + "], got " + std::string(TypeName(node.type())));
     }
     PADDOCK_RETURN_IF_ERROR(
         ApplySection(source_name, name, *node.as_table(), keys->second, config));

@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/log.h"
 #include "base/status.h"
@@ -34,6 +36,14 @@ struct DaemonConfig {
   std::string tls_private_key;
   size_t max_body_bytes = 1 << 20;
   int http_threads = 16;
+
+  // [sandbox]
+  std::string sandbox_init_path;                // "" = beside paddockd, then libexec
+  std::vector<std::string> allowed_bind_paths;  // host paths (and below) binds may come from
+  uint32_t root_host_uid = 65534;               // host uid of root-in-sandbox (user namespace)
+  uint32_t token_uid = 65534;                   // uid for callers known only by a token
+  uint64_t max_memory_bytes = 0;                // per-sandbox ceiling; 0 = the host's RAM
+  int64_t stop_grace_seconds = 10;
 
   bool tls_enabled() const { return !tls_certificate.empty(); }
 };

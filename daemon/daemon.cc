@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -114,6 +115,46 @@ Status Daemon::OpenDatabase() {
   return tokens_->EnsureAdminToken(JoinPath(config_.state_dir, "admin.token"));
 }
 
+// paddock-init: the configured path, else beside this binary (a build tree), else libexec.
+std::string FindInitProgram(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  char self[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    std::string dir(self);
+    dir.resize(dir.find_last_of('/'));
+    const std::string beside = JoinPath(dir, "paddock-init");
+    if (::access(beside.c_str(), X_OK) == 0) return beside;
+  }
+  return "/usr/libexec/paddock/paddock-init";
+}
+
+Status Daemon::StartSandboxes() {
+  notifier_.Status("Re-adopting sandboxes");
+  Status unavailable;
+  auto driver = sandbox::CgroupDriver::Create({});
+  if (driver.ok()) {
+    cgroups_ = std::move(driver).value();
+  } else {
+    unavailable = driver.status();
+    LogError("cgroups unusable: sandboxes will be refused", {{"ERROR", unavailable.message()}});
+  }
+  SandboxManagerOptions options;
+  options.state_root = JoinPath(config_.state_dir, "sandboxes");
+  options.init_path = FindInitProgram(config_.sandbox_init_path);
+  options.allowed_bind_paths = config_.allowed_bind_paths;
+  options.root_host_uid = config_.root_host_uid;
+  options.token_uid = config_.token_uid;
+  options.max_memory_bytes = config_.max_memory_bytes;
+  options.stop_grace_ms = config_.stop_grace_seconds * 1000;
+  sandboxes_ =
+      std::make_unique<SandboxManager>(db_.get(), cgroups_.get(), std::move(options), unavailable);
+  PADDOCK_RETURN_IF_ERROR(sandboxes_->Start());
+  context_.sandboxes = sandboxes_.get();
+  return Status::Ok();
+}
+
 Status Daemon::StartApi() {
   context_.version = PADDOCK_VERSION;
   context_.state_dir = config_.state_dir;
@@ -163,6 +204,7 @@ Status Daemon::Start() {
   PADDOCK_RETURN_IF_ERROR(PrepareStateDir());
   PADDOCK_RETURN_IF_ERROR(AcquireLock());
   PADDOCK_RETURN_IF_ERROR(OpenDatabase());
+  PADDOCK_RETURN_IF_ERROR(StartSandboxes());
   PADDOCK_RETURN_IF_ERROR(StartApi());
 
   const std::string socket = JoinPath(config_.state_dir, "paddockd.sock");
@@ -245,6 +287,10 @@ void Daemon::Shutdown() {
   bridge_.reset();
   tls_.reset();
   server_.reset();
+  // Sandboxes keep running; a restarted daemon re-adopts them.
+  context_.sandboxes = nullptr;
+  sandboxes_.reset();
+  cgroups_.reset();
   tokens_.reset();
   db_.reset();
   LogInfo("stopped");

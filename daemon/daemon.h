@@ -1,7 +1,8 @@
 // Daemon: paddockd's wiring and lifecycle.
 //
-//   Start():  state dir -> lock -> database (migrations) -> tokens -> HTTP server -> TLS listener
-//             (when configured) -> unix socket -> READY=1. Any failure stops here with a Status;
+//   Start():  state dir -> lock -> database (migrations) -> tokens -> cgroups and sandboxes
+//             (re-adopting those of an earlier run) -> HTTP server -> TLS listener (when
+//             configured) -> unix socket -> READY=1. Any failure stops here with a Status;
 //             nothing is left half-started.
 //   Run():    waits on signals: SIGHUP reloads the configuration (RELOADING=1 ... READY=1),
 //             SIGTERM/SIGINT stop (STOPPING=1, close listeners, finish requests, exit 0). Pings
@@ -20,6 +21,7 @@
 #include "daemon/connection_registry.h"
 #include "daemon/metrics.h"
 #include "daemon/router.h"
+#include "daemon/sandbox_manager.h"
 #include "daemon/state_db.h"
 #include "daemon/systemd_notifier.h"
 #include "daemon/tls_terminator.h"
@@ -43,6 +45,7 @@ class Daemon {
   Status PrepareStateDir();
   Status AcquireLock();
   Status OpenDatabase();
+  Status StartSandboxes();
   Status StartApi();
   void Reload();
   void Shutdown();
@@ -55,6 +58,8 @@ class Daemon {
   UniqueFd signal_fd_;
   std::unique_ptr<StateDb> db_;
   std::unique_ptr<TokenStore> tokens_;
+  std::unique_ptr<sandbox::CgroupDriver> cgroups_;
+  std::unique_ptr<SandboxManager> sandboxes_;
   HttpMetrics metrics_;
   ConnectionRegistry connections_;
   Router router_;

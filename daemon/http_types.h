@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -51,6 +52,10 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is streamed instead: the server sends the headers with chunked transfer
+  // encoding and calls `stream` with a writer; the writer returns false once the client is gone,
+  // and `stream` should then return. It runs on the request's worker thread.
+  std::function<void(const std::function<bool(std::string_view)>& write)> stream;
 
   static HttpResponse Json(int status, const nlohmann::json& body);
   static HttpResponse Text(int status, std::string content_type, std::string body);

@@ -46,20 +46,27 @@ std::string_view TypeName(JsonType type) {
 
 }  // namespace
 
-std::optional<HttpResponse> CheckFields(const nlohmann::json& body,
-                                        std::initializer_list<FieldSpec> fields) {
+std::optional<FieldError> FindFieldError(const nlohmann::json& body,
+                                         std::initializer_list<FieldSpec> fields) {
   for (const auto& [name, value] : body.items()) {
     const auto spec = std::find_if(fields.begin(), fields.end(),
                                    [&](const FieldSpec& f) { return f.name == name; });
-    if (spec == fields.end()) return InvalidParam(name, "unknown field");
+    if (spec == fields.end()) return FieldError{name, "unknown field"};
     if (!HasType(value, spec->type)) {
-      return InvalidParam(name, "must be " + std::string(TypeName(spec->type)));
+      return FieldError{name, "must be " + std::string(TypeName(spec->type))};
     }
   }
   for (const FieldSpec& f : fields) {
-    if (f.required && !body.contains(f.name)) return InvalidParam(f.name, "is required");
+    if (f.required && !body.contains(f.name)) return FieldError{std::string(f.name), "is required"};
   }
   return std::nullopt;
+}
+
+std::optional<HttpResponse> CheckFields(const nlohmann::json& body,
+                                        std::initializer_list<FieldSpec> fields) {
+  auto error = FindFieldError(body, fields);
+  if (!error) return std::nullopt;
+  return InvalidParam(error->field, error->reason);
 }
 
 }  // namespace paddock

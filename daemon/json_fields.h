@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "daemon/http_types.h"
@@ -20,7 +21,16 @@ struct FieldSpec {
   bool required = false;
 };
 
-// Returns the 400 response for the first offending field of `body` (an object), or nullopt.
+struct FieldError {
+  std::string field;
+  std::string reason;
+};
+
+// The first offending field of `body` (an object), or nullopt.
+std::optional<FieldError> FindFieldError(const nlohmann::json& body,
+                                         std::initializer_list<FieldSpec> fields);
+
+// The 400 response for the first offending field of `body` (an object), or nullopt.
 std::optional<HttpResponse> CheckFields(const nlohmann::json& body,
                                         std::initializer_list<FieldSpec> fields);
 

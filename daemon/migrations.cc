@@ -32,6 +32,24 @@ CREATE TABLE daemon_starts (
   pid        INTEGER NOT NULL
 ) STRICT;
 )sql"},
+      {4, "sandboxes",
+       R"sql(
+CREATE TABLE sandboxes (
+  id              TEXT PRIMARY KEY,
+  request         TEXT NOT NULL,       -- the API request as accepted (JSON)
+  spec            TEXT NOT NULL,       -- the SandboxSpec handed to paddock-init (JSON)
+  owner           TEXT NOT NULL,       -- {"uid":..,"gid":..} or {"token":..} (JSON)
+  state           TEXT NOT NULL CHECK (state IN ('created', 'running', 'exited')),
+  created_at      INTEGER NOT NULL,    -- unix milliseconds
+  finished_at     INTEGER,
+  init_pid        INTEGER,
+  init_start_time INTEGER,             -- /proc/<pid>/stat field 22, to tell a reused pid apart
+  exit_code       INTEGER,
+  signal          INTEGER,
+  reason          TEXT
+) STRICT;
+CREATE INDEX sandboxes_by_state ON sandboxes(state);
+)sql"},
   };
   return kMigrations;
 }

@@ -38,7 +38,8 @@ class TokenStore {
   // in that file (0600) when the file is missing.
   Status EnsureAdminToken(const std::string& token_path);
 
-  // Creates a token; returns its info and the secret. Names are 1-64 of [A-Za-z0-9._-], not only dots.
+  // Creates a token; returns its info and the secret. Names are 1-64 of [A-Za-z0-9._-], not only
+  // dots.
   Result<std::pair<TokenInfo, std::string>> Create(const std::string& name, bool admin);
   // Removes a token by name. The admin token cannot be removed (kFailedPrecondition).
   Status Remove(const std::string& name);

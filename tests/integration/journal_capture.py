@@ -39,7 +39,8 @@ with open(stderr_path, "w") as stderr:
             continue
         entry = dict(line.split("=", 1) for line in data.split("\n") if "=" in line)
         entries.append(entry)
-        if not stopping and entry.get("MESSAGE", "").endswith("ready"):
+        message = entry.get("MESSAGE", "")
+        if not stopping and message.startswith("paddockd ") and message.endswith(" ready"):
             proc.send_signal(signal.SIGTERM)
             stopping = True
     rc = proc.wait(timeout=10)

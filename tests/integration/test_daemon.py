@@ -181,7 +181,8 @@ def test_logs_go_to_journald_with_structured_fields_when_journal_stream_says_so(
     result = json.loads(out.read_text())
     assert result["returncode"] == 0
     assert result["stderr"] == "", "with JOURNAL_STREAM, nothing goes to stderr"
-    ready = [e for e in result["entries"] if e.get("MESSAGE", "").endswith("ready")]
+    ready = [e for e in result["entries"] if e.get("MESSAGE", "").startswith("paddockd ") and
+             e["MESSAGE"].endswith(" ready")]
     assert len(ready) == 1, result["entries"]
     entry = ready[0]
     assert entry["PRIORITY"] == "6"

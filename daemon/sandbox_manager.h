@@ -1,0 +1,128 @@
+// SandboxManager: the daemon's record of sandboxes and their lifecycle.
+//
+//   Create(): validate the request against the caller and the configuration, create the cgroup,
+//             Launch() (sandbox/launcher.h), record the row (state "running").
+//   watcher:  one thread polls every sandbox's pidfd; when paddock-init ends it reaps it (when it
+//             is our child), reads exit.json, turns "killed by SIGKILL with an OOM kill in the
+//             cgroup" into reason "oom", kills and removes the cgroup, and records the exit.
+//   Start():  after a daemon restart, re-adopts every "running" row: the same paddock-init (pid and
+//             start time) is watched again; one that ended meanwhile is finalised from exit.json.
+// Sandboxes are never stopped by the daemon stopping: they outlive restarts (KillMode=process).
+// All public methods are thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "base/unique_fd.h"
+#include "daemon/http_types.h"
+#include "daemon/state_db.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/spec.h"
+
+namespace paddock {
+
+// A validated POST /api/v1/sandboxes body.
+struct SandboxRequest {
+  std::vector<std::string> command;
+  std::map<std::string, std::string> env;
+  std::string cwd;  // "" = /workspace with a workspace, else /
+  std::optional<double> cpus;
+  std::optional<uint64_t> memory_bytes;
+  std::optional<uint64_t> pids;
+  std::optional<int64_t> timeout_seconds;
+  std::optional<std::string> workspace;  // absolute host directory
+  std::vector<sandbox::BindMount> binds;
+  std::string root = "host";  // or an absolute host directory
+};
+
+struct SandboxRecord {
+  std::string id;
+  nlohmann::json request;  // SandboxRequest as JSON
+  sandbox::SandboxSpec spec;
+  nlohmann::json owner;
+  std::string state;  // created, running, exited
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> finished_at_ms;
+  pid_t init_pid = 0;
+  uint64_t init_start_time = 0;
+  std::optional<sandbox::ExitRecord> exit;
+
+  // The API's Sandbox object.
+  nlohmann::json ToJson() const;
+};
+
+struct SandboxManagerOptions {
+  std::string state_root;  // <state_dir>/sandboxes
+  std::string init_path;
+  std::vector<std::string> allowed_bind_paths;
+  uid_t root_host_uid = 65534;
+  uid_t token_uid = 65534;
+  uint64_t max_memory_bytes = 0;  // 0: the host's RAM
+  int64_t stop_grace_ms = 10000;
+};
+
+class SandboxManager {
+ public:
+  // `db` and `cgroups` must outlive the manager. Without a cgroup driver (`cgroups` null, with
+  // `unavailable` saying why) sandboxes cannot be isolated, so Create() refuses every request
+  // rather than start one without limits or device rules.
+  SandboxManager(StateDb* db, sandbox::CgroupDriver* cgroups, SandboxManagerOptions options,
+                 Status unavailable = Status::Ok());
+  ~SandboxManager();  // stops watching; the sandboxes keep running
+
+  // Re-adopts the sandboxes of an earlier daemon and starts the watcher.
+  Status Start();
+
+  // kInvalidArgument (400), kPermissionDenied (403), kFailedPrecondition (422: cannot be
+  // satisfied or could not start; the message says which).
+  Result<SandboxRecord> Create(const SandboxRequest& request, const Caller& caller);
+  Result<SandboxRecord> Get(const std::string& id) const;
+  std::vector<SandboxRecord> List() const;
+  // Asks paddock-init to stop (SIGTERM, grace, SIGKILL). A no-op for an exited sandbox.
+  Status Stop(const std::string& id);
+  // Deletes an exited sandbox's record and files. kFailedPrecondition while it runs.
+  Status Remove(const std::string& id);
+  Result<sandbox::CgroupStats> Stats(const std::string& id) const;
+  // <state_root>/<id>/<stream>.log; `stream` is "stdout" or "stderr".
+  std::string LogPath(const std::string& id, const std::string& stream) const;
+  size_t running() const;
+
+ private:
+  struct Live {
+    UniqueFd pidfd;
+    bool our_child = false;
+    std::unique_ptr<sandbox::Cgroup> cgroup;
+  };
+
+  Result<sandbox::SandboxSpec> BuildSpec(const std::string& id, const SandboxRequest& request,
+                                         const Caller& caller) const;
+  Status CheckPaths(const SandboxRequest& request, const Caller& caller) const;
+  Status CheckLimits(const SandboxRequest& request) const;
+  void Watch();
+  void Finish(const std::string& id, Live live);
+  void Wake();
+  std::string StateDir(const std::string& id) const;
+
+  StateDb* db_;
+  sandbox::CgroupDriver* cgroups_;
+  SandboxManagerOptions options_;
+  Status unavailable_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Live> live_;
+  UniqueFd wake_;  // eventfd: the set of sandboxes changed, or stopping
+  bool stopping_ = false;
+  std::thread watcher_;
+};
+
+}  // namespace paddock

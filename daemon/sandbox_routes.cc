@@ -1,0 +1,268 @@
+#include "daemon/sandbox_routes.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "base/unique_fd.h"
+#include "daemon/json_fields.h"
+#include "daemon/problem.h"
+#include "daemon/sandbox_manager.h"
+
+namespace paddock {
+namespace {
+
+constexpr auto kFollowPoll = std::chrono::milliseconds(100);
+
+// The sandbox routes map "cannot be satisfied / could not start" to 422, not 409.
+HttpResponse SandboxProblem(const Status& status) {
+  if (status.code() == StatusCode::kFailedPrecondition) {
+    return Problem(422, "unsatisfiable", "Cannot run this sandbox", status.message());
+  }
+  if (status.code() == StatusCode::kInvalidArgument) {
+    const std::string& m = status.message();
+    const auto colon = m.find(':');
+    return InvalidParam(colon == std::string::npos ? "body" : m.substr(0, colon),
+                        colon == std::string::npos ? m : m.substr(colon + 2));
+  }
+  return ProblemFromStatus(status);
+}
+
+bool CanSee(const SandboxRecord& record, const Caller& caller) {
+  if (caller.admin) return true;
+  if (caller.kind == Caller::Kind::kUnixPeer) {
+    return record.owner.contains("uid") && record.owner["uid"] == caller.uid;
+  }
+  return record.owner.contains("token") && record.owner["token"] == caller.token_name;
+}
+
+std::optional<HttpResponse> ParseBinds(const nlohmann::json& binds, SandboxRequest* out) {
+  for (size_t i = 0; i < binds.size(); ++i) {
+    const std::string field = "binds[" + std::to_string(i) + "]";
+    if (!binds[i].is_object()) return InvalidParam(field, "must be an object");
+    if (auto bad = FindFieldError(binds[i], {{"source", JsonType::kString, true},
+                                             {"target", JsonType::kString, true},
+                                             {"writable", JsonType::kBoolean}})) {
+      return InvalidParam(field + "." + bad->field, bad->reason);
+    }
+    out->binds.push_back(
+        {binds[i]["source"], binds[i]["target"], binds[i].value("writable", false)});
+  }
+  return std::nullopt;
+}
+
+// Turns the request body into a SandboxRequest, or the 400/501 naming what is wrong.
+std::variant<SandboxRequest, HttpResponse> ParseRequest(const nlohmann::json& body) {
+  if (auto bad = CheckFields(body, {{"command", JsonType::kArray, true},
+                                    {"env", JsonType::kObject},
+                                    {"cwd", JsonType::kString},
+                                    {"cpus", JsonType::kNumber},
+                                    {"memory_bytes", JsonType::kInteger},
+                                    {"pids", JsonType::kInteger},
+                                    {"timeout_seconds", JsonType::kInteger},
+                                    {"workspace", JsonType::kString},
+                                    {"binds", JsonType::kArray},
+                                    {"root", JsonType::kString},
+                                    {"tty", JsonType::kBoolean}})) {
+    return *bad;
+  }
+  SandboxRequest r;
+  for (const auto& arg : body["command"]) {
+    if (!arg.is_string()) return InvalidParam("command", "must be an array of strings");
+    r.command.push_back(arg);
+  }
+  if (r.command.empty() || r.command[0].empty())
+    return InvalidParam("command", "must not be empty");
+  const nlohmann::json env = body.value("env", nlohmann::json::object());
+  for (const auto& [key, value] : env.items()) {
+    if (key.empty() || key.find('=') != std::string::npos || !value.is_string()) {
+      return InvalidParam("env", "must map names without '=' to strings");
+    }
+    r.env[key] = value;
+  }
+  r.cwd = body.value("cwd", "");
+  if (body.contains("cpus")) {
+    r.cpus = body["cpus"].get<double>();
+    if (*r.cpus <= 0) return InvalidParam("cpus", "must be greater than 0");
+  }
+  if (body.contains("memory_bytes")) {
+    if (body["memory_bytes"].get<int64_t>() < 4096)
+      return InvalidParam("memory_bytes", "at least 4096");
+    r.memory_bytes = body["memory_bytes"].get<uint64_t>();
+  }
+  if (body.contains("pids")) {
+    if (body["pids"].get<int64_t>() < 1) return InvalidParam("pids", "at least 1");
+    r.pids = body["pids"].get<uint64_t>();
+  }
+  if (body.contains("timeout_seconds")) {
+    r.timeout_seconds = body["timeout_seconds"].get<int64_t>();
+    if (*r.timeout_seconds < 1) return InvalidParam("timeout_seconds", "at least 1");
+  }
+  if (body.contains("workspace")) r.workspace = body["workspace"].get<std::string>();
+  const nlohmann::json binds = body.value("binds", nlohmann::json::array());
+  if (auto bad = ParseBinds(binds, &r)) return *bad;
+  r.root = body.value("root", "host");
+  if (r.root != "host" && (r.root.empty() || r.root.front() != '/')) {
+    return InvalidParam("root", "must be \"host\" or an absolute directory");
+  }
+  if (body.value("tty", false)) {
+    return Problem(501, "not-implemented", "Not implemented",
+                   "interactive sandboxes (tty) are not available yet");
+  }
+  return r;
+}
+
+struct Routes {
+  SandboxManager* const* manager;
+  SandboxManager& m() const { return **manager; }
+
+  // The caller's sandbox `id`, or the 404 to answer.
+  std::variant<SandboxRecord, HttpResponse> Visible(const HttpRequest& request) const {
+    auto record = m().Get(request.path_params.at("id"));
+    if (!record.ok() || !CanSee(*record, request.caller)) {
+      return Problem(404, "not-found", "Not found", "no sandbox " + request.path_params.at("id"));
+    }
+    return *record;
+  }
+
+  HttpResponse Create(HttpRequest& request) const {
+    auto parsed = ParseRequest(request.json);
+    if (auto* error = std::get_if<HttpResponse>(&parsed)) return *error;
+    auto created = m().Create(std::get<SandboxRequest>(parsed), request.caller);
+    if (!created.ok()) return SandboxProblem(created.status());
+    HttpResponse r = HttpResponse::Json(201, created->ToJson());
+    r.headers.emplace_back("Location", "/api/v1/sandboxes/" + created->id);
+    return r;
+  }
+
+  HttpResponse List(HttpRequest& request) const {
+    nlohmann::json items = nlohmann::json::array();
+    for (const SandboxRecord& s : m().List()) {
+      if (CanSee(s, request.caller)) items.push_back(s.ToJson());
+    }
+    return HttpResponse::Json(200, {{"sandboxes", items}});
+  }
+
+  HttpResponse Get(HttpRequest& request) const {
+    auto visible = Visible(request);
+    if (auto* error = std::get_if<HttpResponse>(&visible)) return *error;
+    return HttpResponse::Json(200, std::get<SandboxRecord>(visible).ToJson());
+  }
+
+  HttpResponse Stop(HttpRequest& request) const {
+    auto visible = Visible(request);
+    if (auto* error = std::get_if<HttpResponse>(&visible)) return *error;
+    const SandboxRecord& s = std::get<SandboxRecord>(visible);
+    if (s.state == "exited") return HttpResponse::Json(200, s.ToJson());
+    Status stopped = m().Stop(s.id);
+    if (!stopped.ok()) return SandboxProblem(stopped);
+    return HttpResponse::Json(202, m().Get(s.id).value().ToJson());
+  }
+
+  HttpResponse Delete(HttpRequest& request) const {
+    auto visible = Visible(request);
+    if (auto* error = std::get_if<HttpResponse>(&visible)) return *error;
+    Status removed = m().Remove(std::get<SandboxRecord>(visible).id);
+    if (removed.code() == StatusCode::kFailedPrecondition) {
+      return Problem(409, "sandbox-running", "Sandbox is running", removed.message());
+    }
+    if (!removed.ok()) return SandboxProblem(removed);
+    return HttpResponse::NoContent();
+  }
+
+  HttpResponse Stats(HttpRequest& request) const {
+    auto visible = Visible(request);
+    if (auto* error = std::get_if<HttpResponse>(&visible)) return *error;
+    auto stats = m().Stats(std::get<SandboxRecord>(visible).id);
+    if (!stats.ok()) return SandboxProblem(stats.status());
+    return HttpResponse::Json(200, {{"cpu_usage_seconds", stats->cpu_usage_ns / 1e9},
+                                    {"memory_current_bytes", stats->memory_current},
+                                    {"memory_peak_bytes", stats->memory_peak},
+                                    {"pids_current", stats->pids_current},
+                                    {"oom_kills", stats->oom_kills}});
+  }
+
+  HttpResponse Logs(HttpRequest& request) const {
+    auto visible = Visible(request);
+    if (auto* error = std::get_if<HttpResponse>(&visible)) return *error;
+    const std::string id = std::get<SandboxRecord>(visible).id;
+    std::string stream = request.QueryParam("stream");
+    if (stream.empty()) stream = "stdout";
+    if (stream != "stdout" && stream != "stderr") {
+      return InvalidParam("stream", "must be stdout or stderr");
+    }
+    const std::string follow = request.QueryParam("follow");
+    if (!follow.empty() && follow != "true" && follow != "false") {
+      return InvalidParam("follow", "must be true or false");
+    }
+    HttpResponse r = HttpResponse::Text(200, "text/plain; charset=utf-8", "");
+    const std::string path = m().LogPath(id, stream);
+    if (follow != "true") {
+      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      char buf[65536];
+      for (ssize_t n; fd && (n = ::read(fd.get(), buf, sizeof buf)) > 0;) r.body.append(buf, n);
+      return r;
+    }
+    SandboxManager* manager = &m();
+    r.stream = [manager, id, path](const std::function<bool(std::string_view)>& write) {
+      FollowLog(*manager, id, path, write);
+    };
+    return r;
+  }
+
+  // Sends the log as it grows, across rotations, until the sandbox has exited and all is sent.
+  static void FollowLog(SandboxManager& manager, const std::string& id, const std::string& path,
+                        const std::function<bool(std::string_view)>& write) {
+    UniqueFd fd;
+    char buf[65536];
+    for (;;) {
+      if (!fd) fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      bool drained = true;
+      for (ssize_t n; fd && (n = ::read(fd.get(), buf, sizeof buf)) > 0;) {
+        if (!write(std::string_view(buf, static_cast<size_t>(n)))) return;
+        drained = n < static_cast<ssize_t>(sizeof buf);
+      }
+      if (!drained) continue;
+      struct stat now, open_file;
+      if (fd && ::stat(path.c_str(), &now) == 0 && ::fstat(fd.get(), &open_file) == 0 &&
+          now.st_ino != open_file.st_ino) {
+        fd.reset();  // rotated: the rest is in the new file
+        continue;
+      }
+      auto record = manager.Get(id);
+      if (!record.ok()) return;
+      if (record->state == "exited") {
+        // paddock-init wrote everything before the exit was recorded: one last read.
+        for (ssize_t n; fd && (n = ::read(fd.get(), buf, sizeof buf)) > 0;) {
+          if (!write(std::string_view(buf, static_cast<size_t>(n)))) return;
+        }
+        return;
+      }
+      if (!write("")) return;
+      std::this_thread::sleep_for(kFollowPoll);
+    }
+  }
+};
+
+}  // namespace
+
+void RegisterSandboxRoutes(Router* router, SandboxManager* const* manager) {
+  auto routes = std::make_shared<Routes>(Routes{manager});
+  auto bind = [routes](HttpResponse (Routes::*fn)(HttpRequest&) const) -> Handler {
+    return [routes, fn](HttpRequest& request) { return ((*routes).*fn)(request); };
+  };
+  const RouteOptions authed{};
+  const RouteOptions json{.json_body = true};
+  router->Add("POST", "/api/v1/sandboxes", json, bind(&Routes::Create));
+  router->Add("GET", "/api/v1/sandboxes", authed, bind(&Routes::List));
+  router->Add("GET", "/api/v1/sandboxes/{id}", authed, bind(&Routes::Get));
+  router->Add("DELETE", "/api/v1/sandboxes/{id}", authed, bind(&Routes::Delete));
+  router->Add("POST", "/api/v1/sandboxes/{id}/stop", authed, bind(&Routes::Stop));
+  router->Add("GET", "/api/v1/sandboxes/{id}/logs", authed, bind(&Routes::Logs));
+  router->Add("GET", "/api/v1/sandboxes/{id}/stats", authed, bind(&Routes::Stats));
+}
+
+}  // namespace paddock
