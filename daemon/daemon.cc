@@ -16,6 +16,7 @@
 #include "base/file_util.h"
 #include "base/log.h"
 #include "sandbox/cgroup_mode.h"
+#include "sandbox/seccomp_policy.h"
 
 #ifndef PADDOCK_VERSION
 #define PADDOCK_VERSION "0.0.0"
@@ -148,6 +149,10 @@ Status Daemon::StartSandboxes() {
   options.token_uid = config_.token_uid;
   options.max_memory_bytes = config_.max_memory_bytes;
   options.stop_grace_ms = config_.stop_grace_seconds * 1000;
+  // Compiled once here rather than in every paddock-init.
+  auto seccomp = sandbox::SeccompProgram::Build();
+  if (!seccomp.ok()) return seccomp.status().WithContext("seccomp profile");
+  options.seccomp_program = seccomp->ToBytes();
   sandboxes_ =
       std::make_unique<SandboxManager>(db_.get(), cgroups_.get(), std::move(options), unavailable);
   PADDOCK_RETURN_IF_ERROR(sandboxes_->Start());

@@ -309,7 +309,8 @@ Result<SandboxRecord> SandboxManager::Create(const SandboxRequest& request, cons
     if (!created.ok()) return Status::FailedPrecondition(created.status().message());
     cgroup = std::move(created).value();
   }
-  sandbox::LaunchOptions launch_options{options_.init_path, StateDir(id), nullptr};
+  sandbox::LaunchOptions launch_options{options_.init_path, StateDir(id), nullptr,
+                                        options_.seccomp_program};
   if (cgroup) launch_options.join_cgroup = [&](pid_t pid) { return cgroup->AddProcess(pid); };
   auto launched = sandbox::Launch(*spec, launch_options);
   if (!launched.ok()) {

@@ -70,6 +70,7 @@ struct SandboxManagerOptions {
   uid_t token_uid = 65534;
   uint64_t max_memory_bytes = 0;  // 0: the host's RAM
   int64_t stop_grace_ms = 10000;
+  std::string seccomp_program;  // compiled once at start (SeccompProgram::ToBytes)
 };
 
 class SandboxManager {

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "base/file_util.h"
+#include "base/hex.h"
 #include "base/unique_fd.h"
 #include "sandbox/mounts.h"
 #include "sandbox/network.h"
@@ -38,14 +39,31 @@ void Reply(const std::string& line) {
   (void)!::write(kReplyFd, text.data(), text.size());
 }
 
-Result<SandboxSpec> ReadSpec() {
+// What the launcher sends on fd 3 (see launcher.h).
+struct StartMessage {
+  SandboxSpec spec;
+  SeccompProgram seccomp;
+};
+
+Result<StartMessage> ReadStartMessage() {
   std::string text;
-  char buf[8192];
+  char buf[65536];
   for (ssize_t n; (n = ::read(kSpecFd, buf, sizeof buf)) > 0;) text.append(buf, n);
   ::close(kSpecFd);
   auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return Status::InvalidArgument("sandbox spec is not JSON");
-  return SpecFromJson(json);
+  if (json.is_discarded() || !json.is_object() || !json.contains("spec")) {
+    return Status::InvalidArgument("start message is not the launcher's JSON");
+  }
+  auto spec = SpecFromJson(json["spec"]);
+  if (!spec.ok()) return spec.status();
+  std::string bytes;
+  if (json.contains("seccomp_program") &&
+      !HexDecode(json["seccomp_program"].get<std::string>(), &bytes)) {
+    return Status::InvalidArgument("seccomp_program is not hex");
+  }
+  auto seccomp = bytes.empty() ? SeccompProgram::Build() : SeccompProgram::FromBytes(bytes);
+  if (!seccomp.ok()) return seccomp.status().WithContext("seccomp");
+  return StartMessage{std::move(spec).value(), std::move(seccomp).value()};
 }
 
 Status PrepareNamespaces(const SandboxSpec& spec) {
@@ -70,27 +88,26 @@ int Main(int argc, char** argv) {
   }
   const std::string state_dir = argv[1];
   UniqueFd state(::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  auto spec = ReadSpec();
-  auto seccomp = SeccompProgram::Build();
+  auto message = ReadStartMessage();
   Status s = !state          ? Status::FromErrno("open " + state_dir)
-             : !spec.ok()    ? spec.status()
-             : !seccomp.ok() ? seccomp.status().WithContext("seccomp")
-                             : PrepareNamespaces(*spec);
-  if (s.ok()) s = EnterSandboxFilesystem(*spec, JoinPath(state_dir, "root"));
+             : !message.ok() ? message.status()
+                             : PrepareNamespaces(message->spec);
+  if (s.ok()) s = EnterSandboxFilesystem(message->spec, JoinPath(state_dir, "root"));
   if (s.ok() && ::prctl(PR_SET_DUMPABLE, 0) != 0) s = Status::FromErrno("PR_SET_DUMPABLE");
   if (!s.ok()) {
     Reply("error: " + s.message());
     return 1;
   }
-  const SeccompProgram& filter = *seccomp;
-  auto workload = StartWorkload(*spec, [&filter] { return filter.Install(); });
+  const SandboxSpec& spec = message->spec;
+  const SeccompProgram& filter = message->seccomp;
+  auto workload = StartWorkload(spec, [&filter] { return filter.Install(); });
   if (!workload.ok()) {
     Reply("error: " + workload.status().message());
     return 1;
   }
   Reply("ok");
   ::close(kReplyFd);
-  Supervisor supervisor(*spec, state.get(), std::move(workload).value());
+  Supervisor supervisor(spec, state.get(), std::move(workload).value());
   supervisor.Run();
   return 0;
 }

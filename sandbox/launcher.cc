@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "base/file_util.h"
+#include "base/hex.h"
 #include "sandbox/init_process.h"
 
 namespace paddock::sandbox {
@@ -113,7 +114,13 @@ Result<LaunchedSandbox> Launch(const SandboxSpec& spec, const LaunchOptions& opt
   }
   if (!WriteAll(go->write.get(), "g")) return abandon(Status::FromErrno("start paddock-init"));
   go->write.reset();
-  const bool sent = WriteAll(spec_pipe->write.get(), ToJson(spec).dump());
+  nlohmann::json message = {{"spec", ToJson(spec)}};
+  if (!options.seccomp_program.empty()) {
+    message["seccomp_program"] =
+        HexEncode(reinterpret_cast<const uint8_t*>(options.seccomp_program.data()),
+                  options.seccomp_program.size());
+  }
+  const bool sent = WriteAll(spec_pipe->write.get(), message.dump());
   spec_pipe->write.reset();
   std::string answer = ReadAll(reply->read.get());
   while (!answer.empty() && answer.back() == '\n') answer.pop_back();

@@ -6,6 +6,9 @@
 // init_main.cc). It returns once the workload has exec'd, or with the step that failed.
 // The returned pidfd refers to paddock-init; the caller reaps it (it is our child) and reads the
 // outcome from <state_dir>/exit.json. Thread-safe: it touches no shared state.
+//
+// What travels to paddock-init on fd 3 is one JSON object:
+//   {"spec": <SandboxSpec>, "seccomp_program": "<hex of the BPF program>" (optional)}
 #pragma once
 
 #include <sys/types.h>
@@ -24,6 +27,9 @@ struct LaunchOptions {
   std::string state_dir;  // created if missing; holds root/, stdout.log, stderr.log, exit.json
   // Moves the new process into the sandbox's cgroup(s); called before it runs anything.
   std::function<Status(pid_t)> join_cgroup;
+  // The compiled seccomp program (SeccompProgram::ToBytes()), built once by the caller. Empty:
+  // paddock-init compiles it itself (~15 ms).
+  std::string seccomp_program;
 };
 
 struct LaunchedSandbox {

@@ -775,4 +775,20 @@ int SeccompProgram::Install() const {
   return -errno;
 }
 
+std::string SeccompProgram::ToBytes() const {
+  return std::string(reinterpret_cast<const char*>(program_.data()),
+                     program_.size() * sizeof(sock_filter));
+}
+
+Result<SeccompProgram> SeccompProgram::FromBytes(std::string_view bytes) {
+  if (bytes.empty() || bytes.size() % sizeof(sock_filter) != 0 ||
+      bytes.size() / sizeof(sock_filter) > BPF_MAXINSNS) {
+    return Status::InvalidArgument("seccomp program: " + std::to_string(bytes.size()) +
+                                   " bytes is not a whole BPF program");
+  }
+  std::vector<sock_filter> program(bytes.size() / sizeof(sock_filter));
+  std::memcpy(program.data(), bytes.data(), bytes.size());
+  return SeccompProgram(std::move(program));
+}
+
 }  // namespace paddock::sandbox
