@@ -291,8 +291,7 @@ class PaddockSide : public Side {
       auto created = driver_->CreateCgroup(spec.id, limits, sandbox::BaseDeviceRules());
       if (!created.ok()) return Fail(s, "create cgroup: " + created.status().ToString(), state_dir);
       cgroup = std::move(created).value();
-      sandbox::Cgroup* cg = cgroup.get();
-      options.join_cgroup = [cg](pid_t pid) { return cg->AddProcess(pid); };
+      options.cgroup = cgroup.get();
     }
 #endif
     const auto t1 = Clock::now();

@@ -3,9 +3,12 @@
 #include <curl/curl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <memory>
 #include <utility>
+#include <vector>
 
 namespace paddock::cli {
 namespace {
@@ -117,6 +120,160 @@ std::string DescribeTransferError(CURLcode rc, const char* error_text, bool uses
   return error_text[0] != '\0' ? error_text : curl_easy_strerror(rc);
 }
 
+std::string DescribeEndpoint(const ApiEndpoint& endpoint) {
+  return endpoint.UsesTcp() ? endpoint.url : "unix socket " + endpoint.socket_path;
+}
+
+// Over the socket the host part of the URL only fills the Host header.
+std::string RequestUrl(const ApiEndpoint& endpoint, std::string_view path) {
+  return (endpoint.UsesTcp() ? endpoint.url : std::string("http://localhost")) + std::string(path);
+}
+
+Status TransferFailure(CURLcode rc, const Exchange& exchange, const ApiEndpoint& endpoint) {
+  return Status::Unavailable("cannot reach paddockd at " + DescribeEndpoint(endpoint) + ": " +
+                             DescribeTransferError(rc, exchange.error_text, endpoint.UsesTcp()));
+}
+
+void ReadResponseInfo(CURL* curl, ApiResponse& response) {
+  long status = 0;
+  const char* content_type = nullptr;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &content_type);
+  response.status = static_cast<int>(status);
+  if (content_type != nullptr) response.content_type = content_type;
+}
+
+// --- streaming ----------------------------------------------------------------------------------
+
+// How long one wait for stream data may last before the loop goes round again; only bounds how
+// late a hook notices something that did not wake the wait, as data and wake_fd end it at once.
+constexpr int kStreamPollMs = 1000;
+
+// One streamed GET: its handle, what curl reads and writes, and whom the body goes to.
+struct StreamTransfer {
+  CurlEasy curl;
+  Exchange exchange;
+  StreamRequest* request = nullptr;
+  bool status_known = false;
+  bool success = false;
+  bool done = false;
+};
+
+size_t DeliverChunk(char* data, size_t size, size_t count, void* userdata) {
+  auto* transfer = static_cast<StreamTransfer*>(userdata);
+  const size_t length = size * count;
+  // Headers are complete before the first byte of the body, so the status is known here.
+  if (!transfer->status_known) {
+    long status = 0;
+    curl_easy_getinfo(transfer->curl.get(), CURLINFO_RESPONSE_CODE, &status);
+    transfer->success = status >= 200 && status < 300;
+    transfer->status_known = true;
+  }
+  if (transfer->success) {
+    transfer->request->on_data(std::string_view(data, length));
+  } else {
+    transfer->exchange.response.body.append(data, length);
+  }
+  return length;
+}
+
+Result<std::unique_ptr<StreamTransfer>> PrepareStream(const ApiEndpoint& endpoint,
+                                                      StreamRequest& request) {
+  auto transfer = std::make_unique<StreamTransfer>();
+  transfer->request = &request;
+  transfer->curl.reset(curl_easy_init());
+  if (!transfer->curl) return Status::Internal("curl_easy_init failed");
+  CURL* curl = transfer->curl.get();
+  Exchange& exchange = transfer->exchange;
+  exchange.method = "GET";
+  exchange.url = RequestUrl(endpoint, request.path);
+  PADDOCK_RETURN_IF_ERROR(BuildHeaders(endpoint, exchange));
+  PADDOCK_RETURN_IF_ERROR(ConfigureTransfer(curl, endpoint, exchange));
+  CURLcode first_error = CURLE_OK;
+  SetOption(curl, CURLOPT_WRITEFUNCTION, &DeliverChunk, first_error);
+  SetOption(curl, CURLOPT_WRITEDATA, transfer.get(), first_error);
+  SetOption(curl, CURLOPT_PRIVATE, transfer.get(), first_error);
+  if (request.unbounded) {
+    SetOption(curl, CURLOPT_TIMEOUT_MS, 0L, first_error);
+    // Notices a daemon host that vanished without closing the connection (TCP only).
+    SetOption(curl, CURLOPT_TCP_KEEPALIVE, 1L, first_error);
+  }
+  if (first_error != CURLE_OK) {
+    return Status::Internal(std::string("configuring stream: ") + curl_easy_strerror(first_error));
+  }
+  return transfer;
+}
+
+// A multi handle and the easy handles added to it, which must leave it before either is freed.
+struct MultiSession {
+  CURLM* multi = curl_multi_init();
+  std::vector<CURL*> added;
+
+  MultiSession() = default;
+  MultiSession(const MultiSession&) = delete;
+  MultiSession& operator=(const MultiSession&) = delete;
+  ~MultiSession() {
+    for (CURL* curl : added) curl_multi_remove_handle(multi, curl);
+    if (multi != nullptr) curl_multi_cleanup(multi);
+  }
+
+  void Remove(CURL* curl) {
+    curl_multi_remove_handle(multi, curl);
+    std::erase(added, curl);
+  }
+
+  Status Add(CURL* curl) {
+    const CURLMcode rc = curl_multi_add_handle(multi, curl);
+    if (rc != CURLM_OK) {
+      return Status::Internal(std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc));
+    }
+    added.push_back(curl);
+    return Status::Ok();
+  }
+};
+
+Status MultiFailure(const char* what, CURLMcode rc) {
+  return Status::Internal(std::string(what) + ": " + curl_multi_strerror(rc));
+}
+
+// Records how each transfer that ended since the last call went.
+void CollectFinished(CURLM* multi, const ApiEndpoint& endpoint) {
+  int left = 0;
+  while (CURLMsg* message = curl_multi_info_read(multi, &left)) {
+    if (message->msg != CURLMSG_DONE) continue;
+    char* owner = nullptr;
+    curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &owner);
+    auto* transfer = reinterpret_cast<StreamTransfer*>(owner);
+    StreamRequest& request = *transfer->request;
+    transfer->done = true;
+    if (message->data.result != CURLE_OK) {
+      request.transport = TransferFailure(message->data.result, transfer->exchange, endpoint);
+      continue;
+    }
+    ReadResponseInfo(message->easy_handle, transfer->exchange.response);
+    request.response = std::move(transfer->exchange.response);
+  }
+}
+
+// An unbounded stream may stay silent for as long as its sandbox does, but the daemon must still
+// answer it (send the headers) within the endpoint's timeout: a daemon whose workers are all busy
+// would otherwise leave the client hanging without a word.
+void ExpireUnanswered(MultiSession& session,
+                      const std::vector<std::unique_ptr<StreamTransfer>>& transfers,
+                      const ApiEndpoint& endpoint, std::chrono::steady_clock::time_point deadline) {
+  if (std::chrono::steady_clock::now() < deadline) return;
+  for (const auto& transfer : transfers) {
+    long status = 0;
+    curl_easy_getinfo(transfer->curl.get(), CURLINFO_RESPONSE_CODE, &status);
+    if (transfer->done || status != 0) continue;
+    session.Remove(transfer->curl.get());
+    transfer->done = true;
+    transfer->request->transport = Status::Unavailable(
+        "cannot reach paddockd at " + DescribeEndpoint(endpoint) + ": no answer within " +
+        std::to_string(endpoint.timeout.count()) + " ms");
+  }
+}
+
 }  // namespace
 
 std::string EscapePathSegment(std::string_view segment) {
@@ -144,9 +301,7 @@ Result<ApiResponse> ApiClient::Delete(std::string_view path) const {
   return Send("DELETE", path, {});
 }
 
-std::string ApiClient::Describe() const {
-  return UsesTcp() ? endpoint_.url : "unix socket " + endpoint_.socket_path;
-}
+std::string ApiClient::Describe() const { return DescribeEndpoint(endpoint_); }
 
 Status ApiClient::CheckSocketReachable() const {
   // Connecting to a unix socket needs write permission on it; access() tells the two usual
@@ -170,23 +325,52 @@ Result<ApiResponse> ApiClient::Send(std::string_view method, std::string_view pa
   Exchange exchange;
   exchange.method = method;
   exchange.body = json_body;
-  // Over the socket the host part of the URL only fills the Host header.
-  exchange.url = (UsesTcp() ? endpoint_.url : std::string("http://localhost")) + std::string(path);
+  exchange.url = RequestUrl(endpoint_, path);
   PADDOCK_RETURN_IF_ERROR(BuildHeaders(endpoint_, exchange));
   PADDOCK_RETURN_IF_ERROR(ConfigureTransfer(curl.get(), endpoint_, exchange));
 
   const CURLcode rc = curl_easy_perform(curl.get());
-  if (rc != CURLE_OK) {
-    return Status::Unavailable("cannot reach paddockd at " + Describe() + ": " +
-                               DescribeTransferError(rc, exchange.error_text, UsesTcp()));
-  }
-  long status = 0;
-  const char* content_type = nullptr;
-  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_getinfo(curl.get(), CURLINFO_CONTENT_TYPE, &content_type);
-  exchange.response.status = static_cast<int>(status);
-  if (content_type != nullptr) exchange.response.content_type = content_type;
+  if (rc != CURLE_OK) return TransferFailure(rc, exchange, endpoint_);
+  ReadResponseInfo(curl.get(), exchange.response);
   return std::move(exchange.response);
+}
+
+Status ApiClient::Stream(std::span<StreamRequest> requests, const StreamHooks& hooks) const {
+  if (!UsesTcp()) {
+    if (const Status reachable = CheckSocketReachable(); !reachable.ok()) {
+      for (StreamRequest& request : requests) request.transport = reachable;
+      return Status::Ok();
+    }
+  }
+  std::vector<std::unique_ptr<StreamTransfer>> transfers;
+  for (StreamRequest& request : requests) {
+    Result<std::unique_ptr<StreamTransfer>> transfer = PrepareStream(endpoint_, request);
+    if (!transfer.ok()) return transfer.status();
+    transfers.push_back(std::move(*transfer));
+  }
+  // Declared after `transfers`, so the handles leave the multi handle before they are freed.
+  MultiSession session;
+  if (session.multi == nullptr) return Status::Internal("curl_multi_init failed");
+  for (const auto& transfer : transfers) PADDOCK_RETURN_IF_ERROR(session.Add(transfer->curl.get()));
+
+  const auto answer_deadline = std::chrono::steady_clock::now() + endpoint_.timeout;
+
+  while (true) {
+    int running = 0;
+    CURLMcode rc = curl_multi_perform(session.multi, &running);
+    if (rc != CURLM_OK) return MultiFailure("curl_multi_perform", rc);
+    CollectFinished(session.multi, endpoint_);
+    ExpireUnanswered(session, transfers, endpoint_, answer_deadline);
+    if (hooks.after_each_round) hooks.after_each_round();
+    const bool all_done = std::all_of(transfers.begin(), transfers.end(),
+                                      [](const auto& transfer) { return transfer->done; });
+    if (running == 0 || all_done) return Status::Ok();
+    curl_waitfd wake{hooks.wake_fd, CURL_WAIT_POLLIN, 0};
+    const unsigned int extra_fds = hooks.wake_fd >= 0 ? 1 : 0;
+    rc = curl_multi_poll(session.multi, extra_fds > 0 ? &wake : nullptr, extra_fds, kStreamPollMs,
+                         nullptr);
+    if (rc != CURLM_OK) return MultiFailure("curl_multi_poll", rc);
+  }
 }
 
 }  // namespace paddock::cli

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -32,6 +34,30 @@ struct ApiResponse {
   std::string body;
 };
 
+// One GET whose body is handed over as it arrives instead of being collected: sandbox logs can be
+// large, and a followed log only ends when its sandbox does.
+struct StreamRequest {
+  std::string path;
+  // Gets the body of a 2xx response chunk by chunk. The body of an error response goes to
+  // `response.body` instead, for ParseProblem.
+  std::function<void(std::string_view chunk)> on_data;
+  // A followed log can stay silent for as long as its sandbox does: only connecting is bounded by
+  // the endpoint's timeout then, not the whole exchange.
+  bool unbounded = false;
+
+  // Filled in by ApiClient::Stream: how the exchange ended.
+  Status transport;      // not OK (kUnavailable) when the daemon could not be reached or hung up
+  ApiResponse response;  // status and content type; the body only for an error response
+};
+
+// Lets the caller act while streams are open: `wake_fd` (when >= 0) interrupts the wait when it
+// becomes readable, and `after_each_round` runs after every round of transfers, so it sees such
+// a wake-up (Ctrl-C) or anything an on_data callback noted at once.
+struct StreamHooks {
+  int wake_fd = -1;
+  std::function<void()> after_each_round;
+};
+
 class ApiClient {
  public:
   explicit ApiClient(ApiEndpoint endpoint);
@@ -41,6 +67,13 @@ class ApiClient {
   Result<ApiResponse> Get(std::string_view path) const;
   Result<ApiResponse> Post(std::string_view path, std::string_view json_body) const;
   Result<ApiResponse> Delete(std::string_view path) const;
+
+  // Runs the GETs concurrently until each has ended, filling in their `transport` and `response`.
+  // Fails only when the transfers cannot be set up or driven (an internal error).
+  Status Stream(std::span<StreamRequest> requests, const StreamHooks& hooks = {}) const;
+
+  // How long the endpoint allows for one exchange; commands that wait on the daemon reuse it.
+  std::chrono::milliseconds timeout() const { return endpoint_.timeout; }
 
   // Names the daemon's address for messages: "unix socket /path" or the URL.
   std::string Describe() const;

@@ -8,6 +8,7 @@
 
 #include "cli/output.h"
 #include "cli/problem.h"
+#include "cli/reply.h"
 
 #ifndef PADDOCK_VERSION
 #error "PADDOCK_VERSION must be defined by the build"
@@ -18,51 +19,6 @@ namespace {
 
 constexpr std::string_view kStatusPath = "/api/v1/status";
 constexpr std::string_view kTokensPath = "/api/v1/tokens";
-
-// A successful reply's JSON body (null when there is none), or how to exit after the failure has
-// been reported.
-struct Reply {
-  ExitCode exit_code = ExitCode::kSuccess;
-  Json body;
-
-  bool ok() const { return exit_code == ExitCode::kSuccess; }
-};
-
-// Not reaching the daemon is exit 3; anything else ApiClient fails with is our own fault.
-ExitCode ReportRequestFailure(const Status& status) {
-  std::cerr << "paddock: " << status.message() << '\n';
-  return status.code() == StatusCode::kUnavailable ? ExitCode::kUnreachable
-                                                   : ExitCode::kInternalError;
-}
-
-ExitCode ReportApiError(const CommandContext& context, const ApiResponse& response) {
-  const Problem problem = ParseProblem(response);
-  std::cerr << FormatProblem(problem);
-  if (context.json) PrintJson(std::cout, problem.document);
-  return ExitCode::kApiError;
-}
-
-bool IsSuccess(int http_status) { return http_status >= 200 && http_status < 300; }
-
-// Judges one API call: failures and HTTP errors are reported here, so commands only handle the
-// success.
-Reply Receive(const CommandContext& context, const Result<ApiResponse>& result) {
-  if (!result.ok()) return {ReportRequestFailure(result.status()), nullptr};
-  const ApiResponse& response = *result;
-  if (!IsSuccess(response.status)) return {ReportApiError(context, response), nullptr};
-  if (response.body.empty()) return {ExitCode::kSuccess, nullptr};
-  Json body = Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) {
-    std::cerr << "paddock: the daemon's reply (HTTP " << response.status << ") is not JSON\n";
-    return {ExitCode::kInternalError, nullptr};
-  }
-  return {ExitCode::kSuccess, std::move(body)};
-}
-
-ExitCode ReportMalformedReply(std::string_view what) {
-  std::cerr << "paddock: unexpected reply from the daemon: " << what << '\n';
-  return ExitCode::kInternalError;
-}
 
 // The daemon's version, or why it could not be learned.
 Result<std::string> FetchServerVersion(const ApiClient& client) {

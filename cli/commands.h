@@ -2,6 +2,7 @@
 // result (a table or the API's JSON) and returns the process exit status.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "cli/api_client.h"
@@ -13,6 +14,9 @@ struct CommandContext {
   const ApiClient& client;
   bool json = false;  // machine output: print the API's JSON instead of tables
 };
+
+// A command chosen on the command line, with its arguments bound; run once parsing succeeded.
+using Command = std::function<ExitCode(const CommandContext&)>;
 
 // Client version, and the daemon's when it can be asked; never fails for an absent daemon.
 ExitCode RunVersion(const CommandContext& context);

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <exception>
-#include <functional>
 #include <iostream>
 #include <string>
 #include <utility>
@@ -17,6 +16,7 @@
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
+#include "cli/sandbox_cli.h"
 
 #ifndef PADDOCK_VERSION
 #error "PADDOCK_VERSION must be defined by the build"
@@ -46,9 +46,8 @@ struct GlobalOptions {
 struct CommandArgs {
   std::string token_name;
   bool admin = false;
+  SandboxArgs sandbox;
 };
-
-using Command = std::function<ExitCode(const CommandContext&)>;
 
 const CLI::Validator& HttpUrl() {
   static const CLI::Validator validator(
@@ -104,11 +103,13 @@ void AddCommands(CLI::App& app, CommandArgs& args, Command& command) {
   });
   app.add_subcommand("status", "Show the daemon's status")->callback([&] { command = RunStatus; });
   AddTokenCommands(app, args, command);
+  AddSandboxCommands(app, args.sandbox, command);
 }
 
 // CLI11 exits with its own codes (105, 106, ...); scripts get one usage code instead.
 int ExitForParseError(const CLI::App& app, const CLI::ParseError& error) {
   const int cli11_code = app.exit(error);
+  if (const std::string hint = SandboxRunHint(app, error); !hint.empty()) std::cerr << hint << '\n';
   return cli11_code == 0 ? 0 : static_cast<int>(ExitCode::kUsageError);
 }
 

@@ -35,7 +35,7 @@ struct DaemonConfig {
   std::string tls_certificate;
   std::string tls_private_key;
   size_t max_body_bytes = 1 << 20;
-  int http_threads = 16;
+  int http_threads = 64;
 
   // [sandbox]
   std::string sandbox_init_path;                // "" = beside paddockd, then libexec

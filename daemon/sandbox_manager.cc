@@ -137,7 +137,7 @@ nlohmann::json SandboxRecord::ToJson() const {
           {"workspace", request.at("workspace")},
           {"root", request.at("root")},
           {"exit_code", exit ? nlohmann::json(exit->exit_code) : nullptr},
-          {"signal", exit ? nlohmann::json(exit->signal) : nullptr},
+          {"signal", exit && exit->signal != 0 ? nlohmann::json(exit->signal) : nullptr},
           {"reason", exit ? nlohmann::json(exit->reason) : nullptr}};
 }
 
@@ -309,9 +309,8 @@ Result<SandboxRecord> SandboxManager::Create(const SandboxRequest& request, cons
     if (!created.ok()) return Status::FailedPrecondition(created.status().message());
     cgroup = std::move(created).value();
   }
-  sandbox::LaunchOptions launch_options{options_.init_path, StateDir(id), nullptr,
+  sandbox::LaunchOptions launch_options{options_.init_path, StateDir(id), cgroup.get(),
                                         options_.seccomp_program};
-  if (cgroup) launch_options.join_cgroup = [&](pid_t pid) { return cgroup->AddProcess(pid); };
   auto launched = sandbox::Launch(*spec, launch_options);
   if (!launched.ok()) {
     if (cgroup) {

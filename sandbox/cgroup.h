@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/unique_fd.h"
 #include "sandbox/cgroup_mode.h"
 
 namespace paddock::sandbox {
@@ -86,6 +87,15 @@ struct CgroupStats {
 // One sandbox's cgroup: a single directory on unified hosts, one per hierarchy on v1 and hybrid.
 // The object only names the directories; dropping it leaves the cgroup (and its processes) as they
 // are, so a restarted daemon can Open() it again. Call Kill(), wait for Empty(), then Remove().
+// What a new process needs to enter a sandbox's cgroup by itself, prepared before it is cloned.
+// Moving another process (writing its pid to cgroup.procs) takes a kernel lock that waits for an
+// RCU grace period, milliseconds per directory; a process born into the cgroup2 directory
+// (clone3 CLONE_INTO_CGROUP) or writing its own tid ("0") to a v1 `tasks` file does not.
+struct CgroupEntry {
+  UniqueFd unified_dir;            // for CLONE_INTO_CGROUP; invalid on legacy hosts
+  std::vector<UniqueFd> v1_tasks;  // open `tasks` files, device-restricting ones first
+};
+
 class Cgroup {
  public:
   virtual ~Cgroup();
@@ -96,6 +106,9 @@ class Cgroup {
   // ones first. Fails with kFailedPrecondition on a cgroup that Open() found incomplete. On failure
   // the process may sit in some of the directories: the caller kills it.
   virtual Status AddProcess(pid_t pid) = 0;
+  // The descriptors for a new process to join by itself (see CgroupEntry). Same precondition as
+  // AddProcess.
+  virtual Result<CgroupEntry> PrepareJoin() const = 0;
   // Sends SIGKILL to every process in the sandbox: atomically with cgroup.kill where the kernel has
   // it, otherwise frozen first (v1 freezer) so nothing forks in between. Returns once the signals
   // are sent; the processes are gone when Empty() says so.

@@ -16,6 +16,18 @@
 #include "sandbox/device_filter.h"
 
 namespace paddock::sandbox {
+
+Result<UniqueFd> OpenCgroupDirectory(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return Status::FromErrno("open cgroup " + dir);
+  return fd;
+}
+
+Result<UniqueFd> OpenForWriting(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return Status::FromErrno("open " + path);
+  return fd;
+}
 namespace {
 
 std::string_view Trim(std::string_view s) {

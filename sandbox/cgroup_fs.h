@@ -15,9 +15,15 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/unique_fd.h"
 #include "sandbox/cgroup.h"
 
 namespace paddock::sandbox {
+
+// An O_DIRECTORY descriptor of a cgroup directory (for clone3's CLONE_INTO_CGROUP).
+Result<UniqueFd> OpenCgroupDirectory(const std::string& dir);
+// A cgroup interface file opened for writing (a v1 `tasks` file a new process joins through).
+Result<UniqueFd> OpenForWriting(const std::string& path);
 
 // File access for the drivers, with the test seams of CgroupTestHooks.
 class CgroupFs {

@@ -235,6 +235,25 @@ class V1Cgroup final : public Cgroup {
         unified_dir_(std::move(unified_dir)),
         intact_(intact) {}
 
+  Result<CgroupEntry> PrepareJoin() const override {
+    if (!intact_) return Status::FailedPrecondition("sandbox cgroup " + name() + " is incomplete");
+    CgroupEntry join;
+    if (!unified_dir_.empty()) {
+      auto dir = OpenCgroupDirectory(unified_dir_);
+      if (!dir.ok()) return dir.status();
+      join.unified_dir = std::move(dir).value();
+    }
+    for (bool devices : {true, false}) {
+      for (const SandboxDir& d : dirs_) {
+        if (d.Has("devices") != devices) continue;
+        auto tasks = OpenForWriting(CgroupJoin(d.dir, "tasks"));
+        if (!tasks.ok()) return tasks.status();
+        join.v1_tasks.push_back(std::move(tasks).value());
+      }
+    }
+    return join;
+  }
+
   Status AddProcess(pid_t pid) override {
     if (!intact_) {
       return Status::FailedPrecondition("sandbox cgroup " + name() +

@@ -158,6 +158,15 @@ class UnifiedCgroup final : public Cgroup {
   UnifiedCgroup(std::shared_ptr<const CgroupFs> fs, std::string name, std::string dir, bool intact)
       : Cgroup(std::move(name)), fs_(std::move(fs)), dir_(std::move(dir)), intact_(intact) {}
 
+  Result<CgroupEntry> PrepareJoin() const override {
+    if (!intact_) return Status::FailedPrecondition("cgroup " + dir_ + " has no device program");
+    auto dir = OpenCgroupDirectory(dir_);
+    if (!dir.ok()) return dir.status();
+    CgroupEntry join;
+    join.unified_dir = std::move(dir).value();
+    return join;
+  }
+
   Status AddProcess(pid_t pid) override {
     if (!intact_) {
       return Status::FailedPrecondition("cgroup " + dir_ +

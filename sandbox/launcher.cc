@@ -4,11 +4,13 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <vector>
 
 #include "base/file_util.h"
 #include "base/hex.h"
@@ -31,12 +33,30 @@ Result<Pipe> MakePipe() {
   return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
+// A one-way stream like a pipe, but a socket: send(MSG_NOSIGNAL) into it cannot raise SIGPIPE in
+// the caller when paddock-init died before reading.
+Result<Pipe> MakeStream() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    return Status::FromErrno("socketpair");
+  }
+  ::shutdown(fds[0], SHUT_WR);
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
 // The child between clone3() and execve(): a copy of a multi-threaded process, so only
-// async-signal-safe calls. Waits for the go byte (sent once it is in its cgroup), puts the spec
-// and reply pipes at fds 3 and 4, and execs paddock-init. Exits 127 if anything fails.
-[[noreturn]] void ExecInit(const char* init_path, char* const argv[], int go, int spec, int reply) {
-  char byte;
-  if (::read(go, &byte, 1) != 1) ::_exit(127);
+// async-signal-safe calls. Joins the v1 cgroups (writing its own tid, "0", to each `tasks` file,
+// device-restricting ones first), puts the spec and reply pipes at fds 3 and 4, and execs
+// paddock-init. On failure it says so on the reply pipe and exits 127.
+[[noreturn]] void ExecInit(const char* init_path, char* const argv[], const int* tasks,
+                           size_t task_count, int spec, int reply) {
+  for (size_t i = 0; i < task_count; ++i) {
+    if (::write(tasks[i], "0", 1) != 1) {
+      static constexpr char kMessage[] = "error: joining the sandbox's v1 cgroups failed\n";
+      (void)!::write(reply, kMessage, sizeof kMessage - 1);
+      ::_exit(127);
+    }
+  }
   // Lift both above 4 first so that placing one cannot overwrite the other.
   spec = ::fcntl(spec, F_DUPFD, 10);
   reply = ::fcntl(reply, F_DUPFD, 10);
@@ -62,10 +82,10 @@ std::string ReadAll(int fd) {
   return out;
 }
 
-bool WriteAll(int fd, const std::string& data) {
+bool SendAll(int fd, const std::string& data) {
   size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    const ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
     if (n <= 0) return false;
     done += static_cast<size_t>(n);
   }
@@ -77,12 +97,19 @@ bool WriteAll(int fd, const std::string& data) {
 Result<LaunchedSandbox> Launch(const SandboxSpec& spec, const LaunchOptions& options) {
   PADDOCK_RETURN_IF_ERROR(Validate(spec));
   PADDOCK_RETURN_IF_ERROR(MakeDirectories(JoinPath(options.state_dir, "root"), 0750));
-  auto go = MakePipe();
-  auto spec_pipe = MakePipe();
+  auto spec_pipe = MakeStream();
   auto reply = MakePipe();
-  for (const auto* p : {&go, &spec_pipe, &reply}) {
+  for (const auto* p : {&spec_pipe, &reply}) {
     if (!p->ok()) return p->status();
   }
+  CgroupEntry join;
+  if (options.cgroup != nullptr) {
+    auto prepared = options.cgroup->PrepareJoin();
+    if (!prepared.ok()) return prepared.status().WithContext("join cgroup");
+    join = std::move(prepared).value();
+  }
+  std::vector<int> tasks;
+  for (const UniqueFd& fd : join.v1_tasks) tasks.push_back(fd.get());
   // Everything the child needs is prepared before clone3: it may not allocate.
   std::string argv0 = "paddock-init";
   std::string argv1 = options.state_dir;
@@ -93,14 +120,17 @@ Result<LaunchedSandbox> Launch(const SandboxSpec& spec, const LaunchOptions& opt
   args.flags = kNamespaces | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
+  if (join.unified_dir) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(join.unified_dir.get());
+  }
   const long pid = ::syscall(SYS_clone3, &args, sizeof args);
   if (pid < 0) return Status::FromErrno("clone3 with new namespaces");
   if (pid == 0) {
-    ExecInit(options.init_path.c_str(), argv, go->read.get(), spec_pipe->read.get(),
+    ExecInit(options.init_path.c_str(), argv, tasks.data(), tasks.size(), spec_pipe->read.get(),
              reply->write.get());
   }
   LaunchedSandbox launched{static_cast<pid_t>(pid), 0, UniqueFd(pidfd)};
-  go->read.reset();
   spec_pipe->read.reset();
   reply->write.reset();
   auto abandon = [&](const Status& why) -> Status {
@@ -108,19 +138,13 @@ Result<LaunchedSandbox> Launch(const SandboxSpec& spec, const LaunchOptions& opt
     ::waitpid(launched.init_pid, nullptr, 0);
     return why;
   };
-  if (options.join_cgroup) {
-    Status joined = options.join_cgroup(launched.init_pid);
-    if (!joined.ok()) return abandon(joined.WithContext("join cgroup"));
-  }
-  if (!WriteAll(go->write.get(), "g")) return abandon(Status::FromErrno("start paddock-init"));
-  go->write.reset();
   nlohmann::json message = {{"spec", ToJson(spec)}};
   if (!options.seccomp_program.empty()) {
     message["seccomp_program"] =
         HexEncode(reinterpret_cast<const uint8_t*>(options.seccomp_program.data()),
                   options.seccomp_program.size());
   }
-  const bool sent = WriteAll(spec_pipe->write.get(), message.dump());
+  const bool sent = SendAll(spec_pipe->write.get(), message.dump());
   spec_pipe->write.reset();
   std::string answer = ReadAll(reply->read.get());
   while (!answer.empty() && answer.back() == '\n') answer.pop_back();

@@ -1,11 +1,12 @@
 // Launcher: the daemon's side of starting a sandbox.
 //
 // Launch() validates the spec, prepares <state_dir>, clone3()s a child in new pid, mount, ipc, uts
-// and network namespaces, places it in the sandbox's cgroup (when one is given) before it runs
-// anything, and lets it exec paddock-init, which builds the sandbox and starts the workload (see
-// init_main.cc). It returns once the workload has exec'd, or with the step that failed.
-// The returned pidfd refers to paddock-init; the caller reaps it (it is our child) and reads the
-// outcome from <state_dir>/exit.json. Thread-safe: it touches no shared state.
+// and network namespaces and in the sandbox's cgroup (when one is given: born into the cgroup2
+// directory, then joining the v1 directories itself), and lets it exec paddock-init, which builds
+// the sandbox and starts the workload (see init_main.cc). It returns once the workload has exec'd,
+// or with the step that failed. The returned pidfd refers to paddock-init; the caller reaps it (it
+// is our child) and reads the outcome from <state_dir>/exit.json. Thread-safe: it touches no shared
+// state.
 //
 // What travels to paddock-init on fd 3 is one JSON object:
 //   {"spec": <SandboxSpec>, "seccomp_program": "<hex of the BPF program>" (optional)}
@@ -13,11 +14,11 @@
 
 #include <sys/types.h>
 
-#include <functional>
 #include <string>
 
 #include "base/status.h"
 #include "base/unique_fd.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/spec.h"
 
 namespace paddock::sandbox {
@@ -25,8 +26,9 @@ namespace paddock::sandbox {
 struct LaunchOptions {
   std::string init_path;  // the paddock-init binary
   std::string state_dir;  // created if missing; holds root/, stdout.log, stderr.log, exit.json
-  // Moves the new process into the sandbox's cgroup(s); called before it runs anything.
-  std::function<Status(pid_t)> join_cgroup;
+  // The sandbox's cgroup: the new process is born into its cgroup2 directory and joins its v1
+  // directories itself before it execs anything (see CgroupEntry). Null: no cgroup (tests).
+  const Cgroup* cgroup = nullptr;
   // The compiled seccomp program (SeccompProgram::ToBytes()), built once by the caller. Empty:
   // paddock-init compiles it itself (~15 ms).
   std::string seccomp_program;

@@ -350,7 +350,7 @@ def complete(*words, env=None):
 
 
 def test_completion_of_commands():
-    assert complete("paddock", "") == ["status", "token", "version"]
+    assert complete("paddock", "") == ["sandbox", "status", "token", "version"]
     assert complete("paddock", "st") == ["status"]
     assert complete("paddock", "--json", "tok") == ["token"]
     assert complete("paddock", "token", "") == ["create", "ls", "rm"]

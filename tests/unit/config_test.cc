@@ -20,7 +20,7 @@ TEST(ConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->listen.ToString(), "127.0.0.1:7070");
   EXPECT_TRUE(c->tcp_enabled);
   EXPECT_EQ(c->max_body_bytes, 1u << 20);
-  EXPECT_EQ(c->http_threads, 16);
+  EXPECT_EQ(c->http_threads, 64);
   EXPECT_EQ(c->log_level, LogLevel::kInfo);
   EXPECT_FALSE(c->tls_enabled());
 }

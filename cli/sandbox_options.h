@@ -1,0 +1,49 @@
+// Parsers for the values of `paddock sandbox run`'s flags. The CLI converts sizes and durations
+// itself so that the API only ever sees plain integers, and resolves host paths here because
+// the daemon cannot know the caller's working directory. Every failure is kInvalidArgument with
+// a message meant to be shown as a usage error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace paddock::cli {
+
+// "512M", "2G", "1.5G", "1048576": bytes, or a number with a binary suffix K, M, G or T (either
+// case). Fractions are allowed with a suffix and rounded down to whole bytes. Must be positive.
+Result<int64_t> ParseByteSize(std::string_view text);
+
+// "30s", "10m", "1h", "90": whole seconds, minutes or hours; a bare number is seconds. Must be
+// positive.
+Result<int64_t> ParseSeconds(std::string_view text);
+
+// A positive, finite number of CPUs, e.g. "1.5".
+Result<double> ParseCpus(std::string_view text);
+
+// A positive whole number, e.g. for --pids.
+Result<int64_t> ParsePositiveInteger(std::string_view text);
+
+struct BindArg {
+  std::string source;  // absolute, symlinks resolved
+  std::string target;  // path inside the sandbox, as given
+  bool writable = false;
+};
+
+// "SRC:DST", "SRC:DST:ro" or "SRC:DST:rw". SRC must exist on this host; DST must be absolute.
+Result<BindArg> ParseBind(std::string_view text);
+
+struct EnvAssignment {
+  std::string name;
+  std::string value;
+};
+
+// "KEY=VALUE"; the value may be empty or contain '=', the name may not be empty.
+Result<EnvAssignment> ParseEnvAssignment(std::string_view text);
+
+// realpath(3) of an existing directory: what --workspace and --root DIR send.
+Result<std::string> ResolveDirectory(const std::string& path);
+
+}  // namespace paddock::cli
