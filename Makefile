@@ -4,7 +4,7 @@ ASAN_BUILD_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 SETUP_STAMP := $(BUILD_DIR)/.setup-done
 
-.PHONY: all setup build run test test-asan deb bench format clean
+.PHONY: all setup build run test test-asan test-vm deb bench format clean
 
 all: build
 
@@ -29,11 +29,17 @@ test: build deb
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 # The same suite built with AddressSanitizer + UndefinedBehaviorSanitizer (the packaged-install
-# test is skipped there: it exercises the .deb, not the sanitizer build).
+# and VM tests are left out there: they exercise the .deb and the VM, not the sanitizer build).
 test-asan: $(SETUP_STAMP)
 	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPADDOCK_SANITIZE=ON
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
-	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE packaging
+	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE 'packaging|vm'
+
+# Tests in a QEMU VM: Debian 12, systemd as PID 1, pure cgroup v2 (tests/vm/README.md). They are
+# part of `make test` too; the first run builds the VM image (~1-2 min, cached in
+# /var/cache/paddock-tests). Without qemu they print SKIP.
+test-vm: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L vm
 
 deb: $(SETUP_STAMP)
 	bash scripts/build-deb $(BUILD_DIR)/deb

@@ -272,11 +272,12 @@ std::optional<HttpResponse> ApiServer::ReadBody(mg_connection* conn, long long c
     mg_disable_connection_keep_alive(conn);
     return too_large();
   }
-  char buf[16 * 1024];
+  // On the heap: civetweb runs handlers on small thread stacks.
+  std::vector<char> buf(16 * 1024);
   for (;;) {
-    const int n = mg_read(conn, buf, sizeof buf);
+    const int n = mg_read(conn, buf.data(), buf.size());
     if (n <= 0) break;
-    request.body.append(buf, static_cast<size_t>(n));
+    request.body.append(buf.data(), static_cast<size_t>(n));
     if (request.body.size() > limit) {
       mg_disable_connection_keep_alive(conn);
       return too_large();

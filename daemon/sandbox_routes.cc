@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "base/unique_fd.h"
 #include "daemon/json_fields.h"
@@ -16,6 +17,8 @@ namespace paddock {
 namespace {
 
 constexpr auto kFollowPoll = std::chrono::milliseconds(100);
+// Read buffers live on the heap: civetweb runs handlers on small thread stacks.
+constexpr size_t kReadChunk = 64 * 1024;
 
 // The sandbox routes map "cannot be satisfied / could not start" to 422, not 409.
 HttpResponse SandboxProblem(const Status& status) {
@@ -202,8 +205,10 @@ struct Routes {
     const std::string path = m().LogPath(id, stream);
     if (follow != "true") {
       UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-      char buf[65536];
-      for (ssize_t n; fd && (n = ::read(fd.get(), buf, sizeof buf)) > 0;) r.body.append(buf, n);
+      std::vector<char> buf(kReadChunk);
+      for (ssize_t n; fd && (n = ::read(fd.get(), buf.data(), buf.size())) > 0;) {
+        r.body.append(buf.data(), static_cast<size_t>(n));
+      }
       return r;
     }
     SandboxManager* manager = &m();
@@ -217,13 +222,13 @@ struct Routes {
   static void FollowLog(SandboxManager& manager, const std::string& id, const std::string& path,
                         const std::function<bool(std::string_view)>& write) {
     UniqueFd fd;
-    char buf[65536];
+    std::vector<char> buf(kReadChunk);
     for (;;) {
       if (!fd) fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
       bool drained = true;
-      for (ssize_t n; fd && (n = ::read(fd.get(), buf, sizeof buf)) > 0;) {
-        if (!write(std::string_view(buf, static_cast<size_t>(n)))) return;
-        drained = n < static_cast<ssize_t>(sizeof buf);
+      for (ssize_t n; fd && (n = ::read(fd.get(), buf.data(), buf.size())) > 0;) {
+        if (!write(std::string_view(buf.data(), static_cast<size_t>(n)))) return;
+        drained = n < static_cast<ssize_t>(buf.size());
       }
       if (!drained) continue;
       struct stat now, open_file;
@@ -236,8 +241,8 @@ struct Routes {
       if (!record.ok()) return;
       if (record->state == "exited") {
         // paddock-init wrote everything before the exit was recorded: one last read.
-        for (ssize_t n; fd && (n = ::read(fd.get(), buf, sizeof buf)) > 0;) {
-          if (!write(std::string_view(buf, static_cast<size_t>(n)))) return;
+        for (ssize_t n; fd && (n = ::read(fd.get(), buf.data(), buf.size())) > 0;) {
+          if (!write(std::string_view(buf.data(), static_cast<size_t>(n)))) return;
         }
         return;
       }

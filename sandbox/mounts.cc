@@ -24,7 +24,8 @@ constexpr const char* kMaskedProcFiles[] = {"kcore",       "keys",          "tim
                                             "sched_debug", "latency_stats", "sysrq-trigger"};
 constexpr const char* kMaskedProcDirs[] = {"acpi", "scsi"};
 // /proc entries that stay visible but cannot be written.
-constexpr const char* kReadOnlyProcPaths[] = {"sys", "irq", "bus", "fs"};
+// sysrq-trigger is read-only rather than masked: a /dev/null over it would accept writes.
+constexpr const char* kReadOnlyProcPaths[] = {"sys", "irq", "bus", "fs", "sysrq-trigger"};
 
 // Host device nodes every sandbox gets (the device cgroup allows exactly these plus grants).
 constexpr const char* kBasicDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};

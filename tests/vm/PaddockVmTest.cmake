@@ -22,7 +22,7 @@
 # Example:
 #   paddock_vm_test(vm.sandbox_cgroup ${PADDOCK_VM_RUN_GTESTS} sandbox_cgroup_test)
 #
-# Without QEMU (package qemu-system-x86) or e2fsprogs the test prints "SKIP: <reason>" and
+# Without QEMU (package qemu-system-x86) or e2fsprogs the test prints "SKIP: no VM: <reason>" and
 # counts as skipped.
 include_guard(GLOBAL)
 
@@ -71,5 +71,5 @@ function(paddock_vm_test name script)
     TIMEOUT ${VM_TIMEOUT}
     # QEMU's TCG runs one host thread per virtual CPU.
     PROCESSORS ${VM_SMP}
-    SKIP_REGULAR_EXPRESSION "(^|\n)SKIP: ")
+    SKIP_REGULAR_EXPRESSION "(^|\n)SKIP: no VM: ")
 endfunction()
