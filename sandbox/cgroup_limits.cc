@@ -124,4 +124,9 @@ uint64_t ScaleIoWeight(uint16_t io_weight, uint64_t default_weight, uint64_t min
   return std::clamp(scaled, min, max);
 }
 
+Status SetPids(const CgroupFs& fs, const std::string& dir, const CgroupLimits& limits) {
+  if (!limits.pids_max) return Status::Ok();
+  return fs.Write(dir, "pids.max", std::to_string(*limits.pids_max)).WithContext("pids_max");
+}
+
 }  // namespace paddock::sandbox

@@ -7,6 +7,7 @@
 
 #include "base/status.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/cgroup_fs.h"
 
 namespace paddock::sandbox {
 
@@ -38,5 +39,8 @@ uint64_t CpuQuotaUs(double cpus);
 // clamped to [min, max]: v1 blkio.weight is 10..1000 with default 500, BFQ weights 1..1000
 // with default 100.
 uint64_t ScaleIoWeight(uint16_t io_weight, uint64_t default_weight, uint64_t min, uint64_t max);
+
+// Writes pids.max (the same file on v1 and v2) when the limits set it.
+Status SetPids(const CgroupFs& fs, const std::string& dir, const CgroupLimits& limits);
 
 }  // namespace paddock::sandbox

@@ -180,11 +180,6 @@ Status SetMemory(const CgroupFs& fs, const std::string& dir, const CgroupLimits&
   return fs.Write(dir, "memory.swappiness", "0").WithContext("allow_swap");
 }
 
-Status SetPids(const CgroupFs& fs, const std::string& dir, const CgroupLimits& limits) {
-  if (!limits.pids_max) return Status::Ok();
-  return fs.Write(dir, "pids.max", std::to_string(*limits.pids_max)).WithContext("pids_max");
-}
-
 Status SetBlkioWeight(const CgroupFs& fs, const std::string& dir, const CgroupLimits& limits) {
   if (!limits.io_weight) return Status::Ok();
   // blkio.weight belonged to CFQ (10..1000, default 500); with BFQ it is blkio.bfq.weight

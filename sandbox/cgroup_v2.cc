@@ -131,11 +131,6 @@ Status SetMemory(const CgroupFs& fs, const std::string& dir, const CgroupLimits&
   return Status::Ok();
 }
 
-Status SetPids(const CgroupFs& fs, const std::string& dir, const CgroupLimits& limits) {
-  if (!limits.pids_max) return Status::Ok();
-  return fs.Write(dir, "pids.max", std::to_string(*limits.pids_max)).WithContext("pids_max");
-}
-
 Status SetIoWeight(const CgroupFs& fs, const std::string& dir, const CgroupLimits& limits) {
   if (!limits.io_weight) return Status::Ok();
   // io.weight comes from the iocost controller, io.bfq.weight from the BFQ scheduler (1..1000,

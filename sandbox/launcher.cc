@@ -14,6 +14,7 @@
 
 #include "base/file_util.h"
 #include "base/hex.h"
+#include "base/pipe.h"
 #include "sandbox/init_process.h"
 
 namespace paddock::sandbox {
@@ -21,17 +22,6 @@ namespace {
 
 constexpr uint64_t kNamespaces =
     CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET;
-
-struct Pipe {
-  UniqueFd read;
-  UniqueFd write;
-};
-
-Result<Pipe> MakePipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno("pipe");
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
 
 // A one-way stream like a pipe, but a socket: send(MSG_NOSIGNAL) into it cannot raise SIGPIPE in
 // the caller when paddock-init died before reading.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/pipe.h"
 #include "sandbox/process_setup.h"
 
 namespace paddock::sandbox {
@@ -110,17 +111,6 @@ int Lift(int fd) {
   }
   ::execve(command.c_str(), argv.data(), envp.data());
   Fail(Status::FromErrno("exec " + command));
-}
-
-struct Pipe {
-  UniqueFd read;
-  UniqueFd write;
-};
-
-Result<Pipe> MakePipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno("pipe");
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 }  // namespace
