@@ -57,11 +57,11 @@ Result<StartMessage> ReadStartMessage() {
   auto spec = SpecFromJson(json["spec"]);
   if (!spec.ok()) return spec.status();
   std::string bytes;
-  if (json.contains("seccomp_program") &&
+  if (!json.contains("seccomp_program") ||
       !HexDecode(json["seccomp_program"].get<std::string>(), &bytes)) {
-    return Status::InvalidArgument("seccomp_program is not hex");
+    return Status::InvalidArgument("the start message carries no seccomp program");
   }
-  auto seccomp = bytes.empty() ? SeccompProgram::Build() : SeccompProgram::FromBytes(bytes);
+  auto seccomp = SeccompProgram::FromBytes(bytes);
   if (!seccomp.ok()) return seccomp.status().WithContext("seccomp");
   return StartMessage{std::move(spec).value(), std::move(seccomp).value()};
 }

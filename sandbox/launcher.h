@@ -9,7 +9,7 @@
 // state.
 //
 // What travels to paddock-init on fd 3 is one JSON object:
-//   {"spec": <SandboxSpec>, "seccomp_program": "<hex of the BPF program>" (optional)}
+//   {"spec": <SandboxSpec>, "seccomp_program": "<hex of the BPF program>"}
 #pragma once
 
 #include <sys/types.h>
@@ -29,8 +29,8 @@ struct LaunchOptions {
   // The sandbox's cgroup: the new process is born into its cgroup2 directory and joins its v1
   // directories itself before it execs anything (see CgroupEntry). Null: no cgroup (tests).
   const Cgroup* cgroup = nullptr;
-  // The compiled seccomp program (SeccompProgram::ToBytes()), built once by the caller. Empty:
-  // paddock-init compiles it itself (~15 ms).
+  // The compiled seccomp program (SeccompProgram::ToBytes()), built once by the caller (building
+  // costs milliseconds). Required: paddock-init refuses to start a workload without one.
   std::string seccomp_program;
 };
 

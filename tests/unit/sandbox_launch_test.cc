@@ -53,10 +53,9 @@ class SandboxTest : public ::testing::Test {
   std::string StateDir(const SandboxSpec& spec) { return tmp_.Join(spec.id); }
 
   Result<LaunchedSandbox> Start(const SandboxSpec& spec) {
-    // Half the tests hand paddock-init the daemon's precompiled filter, half let it compile its
-    // own: both paths must give the same sandbox.
+    // Compiled once, as the daemon does.
     static const std::string precompiled = SeccompProgram::Build().value().ToBytes();
-    return Launch(spec, {InitPath(), StateDir(spec), nullptr, counter_ % 2 ? precompiled : ""});
+    return Launch(spec, {InitPath(), StateDir(spec), nullptr, precompiled});
   }
 
   Outcome Finish(const SandboxSpec& spec, LaunchedSandbox launched) {
@@ -285,6 +284,14 @@ TEST_F(SandboxTest, LogsRotatePastTheCap) {
   // 200 lines of 41 bytes = 8200: two full files of 4096 (the older one gone), 8 bytes left.
   EXPECT_EQ(o.out.size(), 8200u % 4096u);
   EXPECT_EQ(std::filesystem::file_size(JoinPath(StateDir(spec), "stdout.log.1")), 4096u);
+}
+
+TEST_F(SandboxTest, NoSeccompProgramMeansNoSandbox) {
+  SandboxSpec spec = Spec({"/bin/true"});
+  auto refused = Launch(spec, {InitPath(), StateDir(spec), nullptr, ""});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("no seccomp program"), std::string::npos)
+      << refused.status().message();
 }
 
 TEST_F(SandboxTest, BadSpecsAndFailedExecsAreClearErrors) {
