@@ -156,3 +156,17 @@ def run_cli(args, daemon=None, env=None, input=None, timeout=30):
     full_env.update(env or {})
     return subprocess.run([PADDOCK] + list(args), capture_output=True, text=True, env=full_env,
                           input=input, timeout=timeout)
+
+
+def bash_complete(completion_script, *words, env=None):
+    """Runs the `paddock` bash completion for `words` (the last one is being typed, with the built
+    paddock first in PATH); returns the offered words, sorted."""
+    script = f'source "{completion_script}"; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _paddock; ' \
+             'printf "%s\\n" "${COMPREPLY[@]}"'
+    full_env = dict(os.environ)
+    full_env["PATH"] = os.path.dirname(os.path.abspath(PADDOCK)) + os.pathsep + full_env["PATH"]
+    full_env.update(env or {})
+    result = subprocess.run(["bash", "-c", script, "bash"] + list(words), capture_output=True, text=True,
+                            env=full_env, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return sorted(w for w in result.stdout.splitlines() if w)

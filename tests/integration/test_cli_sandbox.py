@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import PADDOCK, run_cli, start_daemon
+from conftest import bash_complete, PADDOCK, run_cli, start_daemon
 
 SOURCE_DIR = os.environ.get("PADDOCK_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
 COMPLETION = os.path.join(SOURCE_DIR, "cli/paddock.bash-completion")
@@ -537,15 +537,7 @@ def test_sandbox_help():
 
 def complete(*words, env=None):
     """Runs the completion function for `words` (the last one is being typed); returns the words."""
-    script = f'source "{COMPLETION}"; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _paddock; ' \
-             'printf "%s\\n" "${COMPREPLY[@]}"'
-    full_env = dict(os.environ)
-    full_env["PATH"] = os.path.dirname(os.path.abspath(PADDOCK)) + os.pathsep + full_env["PATH"]
-    full_env.update(env or {})
-    result = subprocess.run(["bash", "-c", script, "bash"] + list(words), capture_output=True, text=True,
-                            env=full_env, timeout=30)
-    assert result.returncode == 0, result.stderr
-    return sorted(set(w for w in result.stdout.splitlines() if w))
+    return sorted(set(bash_complete(COMPLETION, *words, env=env)))
 
 
 def test_completion_of_sandbox_commands_and_flags():
