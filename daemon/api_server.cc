@@ -176,10 +176,12 @@ int ApiServer::HandleRequest(mg_connection* conn, void* self) {
     LogError("request handler failed", {{"PATH", request.path}, {"ERROR", e.what()}});
     response = Problem(500, "internal", "Internal error", "the request could not be completed");
   }
-  WriteResponse(conn, request, response);
+  // Counted before the bytes go out: a client that reads /metrics right after its previous
+  // response arrived must see that request counted.
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   server->deps_.metrics->Observe(request.method, route_label, response.status, seconds);
+  WriteResponse(conn, request, response);
   if (GetLogLevel() <= LogLevel::kDebug) {
     LogDebug("http request", {{"METHOD", request.method},
                               {"PATH", request.path},

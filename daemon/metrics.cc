@@ -97,7 +97,7 @@ void HttpMetrics::Render(std::string* out) const {
                  static_cast<double>(count));
   }
   AppendFamilyHeader(out, "paddock_http_request_duration_seconds", "histogram",
-                     "Time from request received to response written.");
+                     "Time from request received to response ready to send (a streamed body not included).");
   for (const auto& [key, h] : latency_) {
     const std::string labels = "method=\"" + EscapeLabelValue(key.first) + "\",route=\"" +
                                EscapeLabelValue(key.second) + "\"";
