@@ -22,8 +22,11 @@ build: $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # Foreground daemon in dev mode: state under ./.paddock, API on http://127.0.0.1:7070.
+# `make run GPUS=dgx-a100-80gb` shows a machine from tests/fixtures/machines/ through the test
+# NVML library instead of the host's GPUs (see docs/gpu.md).
 run: build
-	$(BUILD_DIR)/bin/paddockd --dev
+	$(if $(GPUS),PADDOCK_NVML_MOCK=$(CURDIR)/tests/fixtures/machines/$(GPUS).json) \
+	  $(BUILD_DIR)/bin/paddockd --dev $(if $(GPUS),--config tests/fixtures/dev-gpus.toml)
 
 test: build deb
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)

@@ -16,6 +16,7 @@
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
+#include "cli/gpu_cli.h"
 #include "cli/sandbox_cli.h"
 
 #ifndef PADDOCK_VERSION
@@ -47,6 +48,7 @@ struct CommandArgs {
   std::string token_name;
   bool admin = false;
   SandboxArgs sandbox;
+  GpuArgs gpus;
 };
 
 const CLI::Validator& HttpUrl() {
@@ -104,6 +106,7 @@ void AddCommands(CLI::App& app, CommandArgs& args, Command& command) {
   app.add_subcommand("status", "Show the daemon's status")->callback([&] { command = RunStatus; });
   AddTokenCommands(app, args, command);
   AddSandboxCommands(app, args.sandbox, command);
+  AddGpuCommands(app, args.gpus, command);
 }
 
 // CLI11 exits with its own codes (105, 106, ...); scripts get one usage code instead.

@@ -10,6 +10,12 @@ namespace {
 constexpr char kRunFooter[] =
     "\nPut -- before the command when it has options of its own:\n"
     "  paddock sandbox run --memory 2G -- python3 -u train.py --epochs 3\n"
+    "\nGPUs are granted all or nothing (`paddock gpus` shows which are free):\n"
+    "  --gpus 2                  two whole GPUs, placed as close together as possible\n"
+    "  --gpus 2:nvlink           two linked by NVLink (also same_numa; both: 2:nvlink,same_numa)\n"
+    "  --gpus mig:1g.10gb        one MIG instance of that profile\n"
+    "  --gpus share:10G          a share of a shared GPU, capped at 10G of its memory\n"
+    "  --gpus GPU-...,MIG-...    these GPUs or MIG instances, by UUID\n"
     "\nExit status: in the foreground, the sandbox's own: its exit code, 128+N when signal N\n"
     "ended it (143 after `sandbox stop`, Ctrl-C or --timeout), 137 when it ran out of memory.\n"
     "With --detach, 0 once the sandbox has started. When it cannot be started or followed:\n"
@@ -42,6 +48,7 @@ void ConvertRunFlags(const SandboxArgs::RunFlags& flags, SandboxRunArgs& run) {
   Convert<int64_t>("--memory", flags.memory, &ParseByteSize, run.memory_bytes);
   Convert<int64_t>("--pids", flags.pids, &ParsePositiveInteger, run.pids);
   Convert<int64_t>("--timeout", flags.timeout, &ParseSeconds, run.timeout_seconds);
+  Convert<nlohmann::json>("--gpus", flags.gpus, &ParseGpuSpec, run.gpus);
   if (!flags.workspace.empty()) {
     Result<std::string> workspace = ResolveDirectory(flags.workspace);
     if (!workspace.ok()) throw CLI::ValidationError("--workspace", workspace.status().message());
@@ -73,6 +80,9 @@ void AddRunCommand(CLI::App& sandbox, SandboxArgs& args, Command& command) {
   run->add_option("--timeout", flags.timeout,
                   "Time limit: 30s, 10m, 1h or seconds; then the sandbox is stopped")
       ->type_name("DURATION");
+  run->add_option("--gpus", flags.gpus,
+                  "GPUs: N, N:nvlink, N:same_numa, mig:PROFILE, share:SIZE or UUIDs (see below)")
+      ->type_name("SPEC");
   run->add_option("--workspace", flags.workspace, "Host directory mounted writable at /workspace")
       ->type_name("DIR");
   // One value per flag: a repeatable flag must not swallow the command that follows it.

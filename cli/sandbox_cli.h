@@ -22,6 +22,7 @@ struct SandboxArgs {
     std::string timeout;
     std::string workspace;
     std::string root;
+    std::string gpus;
     std::vector<std::string> binds;
     std::vector<std::string> env;
   };

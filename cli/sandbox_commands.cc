@@ -55,6 +55,7 @@ Json CreateRequest(const SandboxRunArgs& args) {
     request["binds"] = std::move(binds);
   }
   if (args.root) request["root"] = *args.root;
+  if (args.gpus) request["gpus"] = Json(*args.gpus);
   if (args.tty) request["tty"] = true;
   return request;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ struct SandboxRunArgs {
   std::optional<std::string> workspace;
   std::vector<BindArg> binds;
   std::optional<std::string> root;  // "host" or an absolute directory
+  std::optional<nlohmann::json> gpus;  // the API's GpuRequest, from ParseGpuSpec
   std::vector<EnvAssignment> env;
   bool tty = false;
   bool detach = false;

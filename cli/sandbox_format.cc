@@ -109,6 +109,84 @@ void AddLimitRows(Table& table, const Json& limits) {
   table.AddRow({"timeout", timeout ? FormatDuration(static_cast<double>(*timeout)) : "-"});
 }
 
+// Array members joined: "gpu0, gpu1"; "-" for an empty or missing array.
+std::string JoinField(const Json& object, std::string_view key, std::string_view separator) {
+  const Json* values = FindField(object, key);
+  if (values == nullptr || !values->is_array() || values->empty()) return "-";
+  std::string text;
+  for (const Json& value : *values) {
+    if (!text.empty()) text += separator;
+    text += DisplayValue(value);
+  }
+  return text;
+}
+
+// The constraints of a count request as --gpus writes them: ":nvlink,same_numa", or "".
+std::string GpuConstraints(const Json& request) {
+  std::string text;
+  for (const char* key : {"nvlink", "same_numa"}) {
+    const Json* set = FindField(request, key);
+    if (set != nullptr && set->is_boolean() && set->get<bool>()) {
+      text += (text.empty() ? ":" : ",") + std::string(key);
+    }
+  }
+  return text;
+}
+
+// The GPU request as --gpus takes it ("2:nvlink", "mig:1g.10gb", "share:10G", "GPU-a,GPU-b"), so
+// that inspecting a sandbox shows how to ask for the same again.
+std::string DescribeGpuRequest(const Json& request) {
+  if (const std::optional<int64_t> count = IntegerField(request, "count")) {
+    return std::to_string(*count) + GpuConstraints(request);
+  }
+  if (const Json* mig = FindField(request, "mig")) return "mig:" + DisplayValue(*mig);
+  if (const Json* share = FindField(request, "share")) {
+    const std::optional<int64_t> memory = IntegerField(*share, "memory");
+    return "share:" + (memory ? FormatBytes(*memory) : Field(*share, "memory"));
+  }
+  if (FindField(request, "uuids") != nullptr) return JoinField(request, "uuids", ",");
+  return DisplayValue(request);
+}
+
+// The sandbox's GPUs, when it asked for any: the request, and once granted the units, their
+// UUIDs, the CPUs and memory nodes near them it was confined to, and a share's memory cap.
+void AddGpuRows(Table& table, const Json& gpus) {
+  if (const Json* request = FindField(gpus, "request")) {
+    table.AddRow({"gpus", DescribeGpuRequest(*request)});
+  }
+  const Json* granted = FindField(gpus, "granted");
+  if (granted == nullptr || !granted->is_object()) return;
+  table.AddRow({"gpu units", JoinField(*granted, "units", ", ")});
+  table.AddRow({"gpu uuids", JoinField(*granted, "uuids", ", ")});
+  // Empty when the daemon knows no locality for the GPUs, and the sandbox runs anywhere.
+  const std::string cpus = StringField(*granted, "cpuset_cpus");
+  const std::string mems = StringField(*granted, "cpuset_mems");
+  table.AddRow({"gpu cpuset", cpus.empty() && mems.empty()
+                                  ? "-"
+                                  : "cpus " + (cpus.empty() ? "-" : cpus) + ", mems " +
+                                        (mems.empty() ? "-" : mems)});
+  if (const std::optional<int64_t> cap = IntegerField(*granted, "memory_limit_bytes")) {
+    table.AddRow({"gpu memory", FormatBytes(*cap)});
+  }
+}
+
+// A sandbox's entry in the GPUS column of `sandbox ls`: how many units it was granted.
+std::string GpuUnitCount(const Json& sandbox) {
+  const Json* gpus = FindField(sandbox, "gpus");
+  const Json* granted = gpus != nullptr ? FindField(*gpus, "granted") : nullptr;
+  const Json* units = granted != nullptr ? FindField(*granted, "units") : nullptr;
+  return units != nullptr && units->is_array() ? std::to_string(units->size()) : "-";
+}
+
+// Whether any listed sandbox asked for GPUs; only then does `sandbox ls` spend a column on them.
+bool AnyHasGpus(const Json& sandboxes) {
+  for (const Json& sandbox : sandboxes) {
+    const Json* gpus = FindField(sandbox, "gpus");
+    if (gpus != nullptr && !gpus->is_null()) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool HasExited(const Json& sandbox) { return StringField(sandbox, "state") == "exited"; }
@@ -148,13 +226,18 @@ std::string FormatCommandLine(const Json& command) {
 }
 
 void PrintSandboxTable(std::ostream& out, const Json& sandboxes) {
-  Table table({"ID", "STATE", "COMMAND", "CREATED", "EXIT"});
+  const bool gpu_column = AnyHasGpus(sandboxes);
+  std::vector<std::string> header = {"ID", "STATE", "COMMAND", "CREATED", "EXIT"};
+  if (gpu_column) header.insert(header.begin() + 2, "GPUS");
+  Table table(std::move(header));
   for (const Json& sandbox : sandboxes) {
     const Json* command = FindField(sandbox, "command");
-    table.AddRow(
-        {Field(sandbox, "id"), Field(sandbox, "state"),
-         command != nullptr ? Truncate(FormatCommandLine(*command), kCommandColumnWidth) : "-",
-         Field(sandbox, "created_at"), DescribeExit(sandbox)});
+    std::vector<std::string> row = {
+        Field(sandbox, "id"), Field(sandbox, "state"),
+        command != nullptr ? Truncate(FormatCommandLine(*command), kCommandColumnWidth) : "-",
+        Field(sandbox, "created_at"), DescribeExit(sandbox)};
+    if (gpu_column) row.insert(row.begin() + 2, GpuUnitCount(sandbox));
+    table.AddRow(std::move(row));
   }
   table.Print(out);
 }
@@ -177,6 +260,9 @@ void PrintSandboxDetails(std::ostream& out, const Json& sandbox) {
   if (const Json* limits = FindField(sandbox, "limits")) AddLimitRows(table, *limits);
   table.AddRow({"workspace", Field(sandbox, "workspace")});
   table.AddRow({"root", Field(sandbox, "root")});
+  if (const Json* gpus = FindField(sandbox, "gpus"); gpus != nullptr && !gpus->is_null()) {
+    AddGpuRows(table, *gpus);
+  }
   table.AddRow({"exit", DescribeExit(sandbox)});
   table.AddRow({"exit code", Field(sandbox, "exit_code")});
   table.AddRow({"signal", Field(sandbox, "signal")});

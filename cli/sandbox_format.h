@@ -25,10 +25,11 @@ std::string DescribeExit(const Json& sandbox);
 // The command as one line a shell would read back: words that need it are single-quoted.
 std::string FormatCommandLine(const Json& command);
 
-// `sandbox ls`: ID, STATE, COMMAND (truncated), CREATED, EXIT.
+// `sandbox ls`: ID, STATE, COMMAND (truncated), CREATED, EXIT; with GPUS (units granted) after
+// STATE when any listed sandbox asked for GPUs.
 void PrintSandboxTable(std::ostream& out, const Json& sandboxes);
 
-// `sandbox inspect`: one field per line.
+// `sandbox inspect`: one field per line; the granted GPUs among them when there are any.
 void PrintSandboxDetails(std::ostream& out, const Json& sandbox);
 
 }  // namespace paddock::cli

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -10,6 +11,8 @@
 #include <limits>
 #include <memory>
 #include <vector>
+
+#include "base/byte_size.h"
 
 namespace paddock::cli {
 namespace {
@@ -27,37 +30,19 @@ bool ParseUnsigned(std::string_view text, uint64_t& value) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-// Binary shift of a size suffix: K=10 ... T=40; 0 for anything else.
-int SuffixShift(char suffix) {
-  switch (suffix) {
-    case 'K':
-    case 'k':
-      return 10;
-    case 'M':
-    case 'm':
-      return 20;
-    case 'G':
-    case 'g':
-      return 30;
-    case 'T':
-    case 't':
-      return 40;
-    default:
-      return 0;
-  }
-}
-
-// floor(0.<digits> * 2^shift), exactly: 128 bits hold 19 decimal digits shifted by 40.
-uint64_t FractionOfUnit(std::string_view digits, int shift) {
-  constexpr size_t kMaxDigits = 19;
-  if (digits.size() > kMaxDigits) digits = digits.substr(0, kMaxDigits);  // below a byte
-  unsigned __int128 numerator = 0;
-  unsigned __int128 denominator = 1;
-  for (const char digit : digits) {
-    numerator = numerator * 10 + static_cast<unsigned>(digit - '0');
-    denominator *= 10;
-  }
-  return static_cast<uint64_t>((numerator << shift) / denominator);
+// The size forms the CLI documents: a whole byte count, or digits with an optional fraction and
+// one of K, M, G, T. paddock::ParseByteSize takes more ("2GB", "10GiB", "1.5" bytes), but on the
+// command line "2GB" reads as decimal and "1.5" as a mistake, so those stay usage errors.
+bool IsDocumentedSizeForm(std::string_view text) {
+  std::string_view number = text;
+  const bool has_suffix =
+      !number.empty() && std::string_view("KkMmGgTt").find(number.back()) != std::string_view::npos;
+  if (has_suffix) number.remove_suffix(1);
+  const size_t dot = number.find('.');
+  if (dot == std::string_view::npos) return !number.empty() && IsDigits(number);
+  const std::string_view whole = number.substr(0, dot);
+  const std::string_view fraction = number.substr(dot + 1);
+  return has_suffix && !whole.empty() && IsDigits(whole) && !fraction.empty() && IsDigits(fraction);
 }
 
 Result<std::string> RealPath(const std::string& path) {
@@ -78,35 +63,65 @@ std::vector<std::string_view> Split(std::string_view text, char separator) {
   return parts;
 }
 
+constexpr char kGpuSpecForms[] =
+    "expected N (whole GPUs), N:nvlink, N:same_numa, N:nvlink,same_numa, mig:PROFILE (e.g. "
+    "mig:1g.10gb), share:SIZE (e.g. share:10G) or UUIDs (GPU-...,MIG-...)";
+
+// A --gpus error: what is wrong, then every form, as a mistyped spec rarely shows which it meant.
+Status BadGpuSpec(std::string_view text, const std::string& what) {
+  return Status::InvalidArgument(what + " in \"" + std::string(text) + "\"; " + kGpuSpecForms);
+}
+
+// "N" or "N:nvlink,same_numa".
+Result<nlohmann::json> ParseGpuCount(std::string_view text) {
+  const size_t colon = text.find(':');
+  const std::string_view count_text = text.substr(0, colon);
+  Result<int64_t> count = ParsePositiveInteger(count_text);
+  if (!count.ok()) {
+    return BadGpuSpec(
+        text, "the GPU count \"" + std::string(count_text) + "\" is not a positive whole number");
+  }
+  nlohmann::json request = {{"count", *count}};
+  if (colon == std::string_view::npos) return request;
+  for (const std::string_view constraint : Split(text.substr(colon + 1), ',')) {
+    if (constraint != "nvlink" && constraint != "same_numa") {
+      return BadGpuSpec(
+          text, "unknown constraint \"" + std::string(constraint) + "\" (nvlink or same_numa)");
+    }
+    request[std::string(constraint)] = true;
+  }
+  return request;
+}
+
+// "GPU-...,MIG-...": the GPUs or MIG instances themselves.
+Result<nlohmann::json> ParseGpuUuids(std::string_view text) {
+  std::vector<std::string> uuids;
+  for (const std::string_view uuid : Split(text, ',')) {
+    if (!(uuid.starts_with("GPU-") || uuid.starts_with("MIG-")) || uuid.size() == 4) {
+      return BadGpuSpec(text, "\"" + std::string(uuid) + "\" is not a GPU- or MIG- UUID");
+    }
+    // The daemon would grant the unit once; asking twice is a typo worth pointing out.
+    if (std::find(uuids.begin(), uuids.end(), uuid) != uuids.end()) {
+      return BadGpuSpec(text, "\"" + std::string(uuid) + "\" is given twice");
+    }
+    uuids.emplace_back(uuid);
+  }
+  return nlohmann::json{{"uuids", uuids}};
+}
+
 }  // namespace
 
 Result<int64_t> ParseByteSize(std::string_view text) {
-  const Status usage = Status::InvalidArgument(
-      "expected a size such as 512M, 2G or 1.5G (binary K, M, G, T) or a byte count such as "
-      "1048576, not \"" +
-      std::string(text) + "\"");
-  std::string_view number = text;
-  const int shift = number.empty() ? 0 : SuffixShift(number.back());
-  if (shift > 0) number.remove_suffix(1);
-  const size_t dot = number.find('.');
-  const std::string_view whole = number.substr(0, dot);
-  const std::string_view fraction =
-      dot == std::string_view::npos ? std::string_view() : number.substr(dot + 1);
-  uint64_t units = 0;
-  if (!ParseUnsigned(whole, units)) return usage;
-  if (dot != std::string_view::npos && (fraction.empty() || !IsDigits(fraction))) return usage;
-  if (dot != std::string_view::npos && shift == 0) {
-    return Status::InvalidArgument("a byte count must be whole, not \"" + std::string(text) + "\"");
+  if (!IsDocumentedSizeForm(text)) {
+    return Status::InvalidArgument(
+        "expected a size such as 512M, 2G or 1.5G (binary K, M, G, T) or a byte count such as "
+        "1048576, not \"" +
+        std::string(text) + "\"");
   }
-  if (units > (static_cast<uint64_t>(kMaxInt64) >> shift)) {
-    return Status::InvalidArgument("\"" + std::string(text) + "\" is too large");
-  }
-  const uint64_t bytes = (units << shift) + FractionOfUnit(fraction, shift);
-  if (bytes > static_cast<uint64_t>(kMaxInt64)) {
-    return Status::InvalidArgument("\"" + std::string(text) + "\" is too large");
-  }
-  if (bytes == 0) return Status::InvalidArgument("the size must be at least one byte");
-  return static_cast<int64_t>(bytes);
+  // Zero and sizes past 2^63 are refused there, so the value fits an int64_t.
+  Result<uint64_t> bytes = ::paddock::ParseByteSize(text);
+  if (!bytes.ok()) return bytes.status();
+  return static_cast<int64_t>(*bytes);
 }
 
 Result<int64_t> ParseSeconds(std::string_view text) {
@@ -189,6 +204,28 @@ Result<EnvAssignment> ParseEnvAssignment(std::string_view text) {
     return Status::InvalidArgument("expected KEY=VALUE, not \"" + std::string(text) + "\"");
   }
   return EnvAssignment{std::string(text.substr(0, equals)), std::string(text.substr(equals + 1))};
+}
+
+Result<nlohmann::json> ParseGpuSpec(std::string_view text) {
+  if (text.empty()) return Status::InvalidArgument(std::string("empty; ") + kGpuSpecForms);
+  if (text.starts_with("mig:")) {
+    const std::string_view profile = text.substr(4);
+    // Profile names are the driver's ("1g.10gb", "1g.10gb+me"); the daemon checks they exist.
+    if (profile.empty() || profile.find_first_of(",: \t") != std::string_view::npos) {
+      return BadGpuSpec(text, "expected one MIG profile after mig:");
+    }
+    return nlohmann::json{{"mig", std::string(profile)}};
+  }
+  if (text.starts_with("share:")) {
+    // Sent as bytes so that the daemon never has to guess what the user's suffix meant.
+    Result<int64_t> memory = ParseByteSize(text.substr(6));
+    if (!memory.ok()) {
+      return BadGpuSpec(text, "bad share memory (" + memory.status().message() + ")");
+    }
+    return nlohmann::json{{"share", {{"memory", *memory}}}};
+  }
+  if (IsDigits(text.substr(0, 1))) return ParseGpuCount(text);
+  return ParseGpuUuids(text);
 }
 
 Result<std::string> ResolveDirectory(const std::string& path) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -13,7 +14,9 @@
 namespace paddock::cli {
 
 // "512M", "2G", "1.5G", "1048576": bytes, or a number with a binary suffix K, M, G or T (either
-// case). Fractions are allowed with a suffix and rounded down to whole bytes. Must be positive.
+// case). Fractions are allowed with a suffix and rounded to the nearest byte. Must be positive.
+// The value comes from paddock::ParseByteSize, the project's one size parser; only the forms
+// the help shows get that far.
 Result<int64_t> ParseByteSize(std::string_view text);
 
 // "30s", "10m", "1h", "90": whole seconds, minutes or hours; a bare number is seconds. Must be
@@ -25,6 +28,14 @@ Result<double> ParseCpus(std::string_view text);
 
 // A positive whole number, e.g. for --pids.
 Result<int64_t> ParsePositiveInteger(std::string_view text);
+
+// The value of --gpus as the API's GpuRequest object:
+//   "2"                  {"count": 2}
+//   "2:nvlink"           {"count": 2, "nvlink": true}    (also same_numa, or both:
+//   nvlink,same_numa) "mig:1g.10gb"        {"mig": "1g.10gb"} "share:10G"          {"share":
+//   {"memory": 10737418240}} "GPU-...,MIG-..."    {"uuids": ["GPU-...", "MIG-..."]}
+// Only the shape is checked; whether this machine has such GPUs is the daemon's to say.
+Result<nlohmann::json> ParseGpuSpec(std::string_view text);
 
 struct BindArg {
   std::string source;  // absolute, symlinks resolved

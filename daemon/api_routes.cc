@@ -4,6 +4,8 @@
 
 #include <ctime>
 
+#include "daemon/gpu_manager.h"
+#include "daemon/gpu_routes.h"
 #include "daemon/json_fields.h"
 #include "daemon/problem.h"
 #include "daemon/sandbox_manager.h"
@@ -47,6 +49,7 @@ HttpResponse GetMetrics(ApiContext* ctx, HttpRequest&) {
       "paddock_api_tokens " +
       std::to_string(ctx->tokens->size()) + "\n";
   ctx->metrics->Render(&out);
+  if (ctx->gpus != nullptr) ctx->gpus->RenderMetrics(&out);
   RenderProcessMetrics(&out);
   return HttpResponse::Text(200, "text/plain; version=0.0.4; charset=utf-8", std::move(out));
 }
@@ -138,6 +141,7 @@ void RegisterRoutes(Router* router, ApiContext* ctx) {
   router->Add("POST", "/api/v1/tokens", admin_json, Bind(ctx, CreateToken));
   router->Add("DELETE", "/api/v1/tokens/{name}", admin, Bind(ctx, DeleteToken));
   RegisterSandboxRoutes(router, &ctx->sandboxes);
+  RegisterGpuRoutes(router, &ctx->gpus);
 }
 
 }  // namespace paddock

@@ -17,6 +17,7 @@
 namespace paddock {
 
 class SandboxManager;
+class GpuManager;
 
 // What the handlers read. Owned by the Daemon; outlives the router.
 struct ApiContext {
@@ -31,6 +32,7 @@ struct ApiContext {
   TokenStore* tokens = nullptr;
   HttpMetrics* metrics = nullptr;
   SandboxManager* sandboxes = nullptr;
+  GpuManager* gpus = nullptr;
   // The members of GET /api/v1/status that never change, serialised once by
   // PrepareStatusDocument() (the status route is the one clients poll).
   std::string status_fixed_members;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 
+#include "base/byte_size.h"
 #include "base/file_util.h"
 
 namespace paddock {
@@ -81,6 +82,82 @@ KeySpec IntegerKey(int64_t min, int64_t max, std::function<void(int64_t, DaemonC
                      ", got " + std::to_string(v);
             }
             set(v, c);
+            return "";
+          }};
+}
+
+KeySpec BoolKey(std::function<void(bool, DaemonConfig&)> set) {
+  return {toml::node_type::boolean, [set = std::move(set)](const toml::node& n, DaemonConfig& c) {
+            set(n.as_boolean()->get(), c);
+            return std::string();
+          }};
+}
+
+KeySpec AbsolutePathKey(std::string DaemonConfig::*field, bool allow_empty) {
+  return StringKey([=](const std::string& v, DaemonConfig& c) -> std::string {
+    if (v.empty() && allow_empty) {
+      c.*field = v;
+      return "";
+    }
+    if (v.empty() || v.front() != '/') return "must be an absolute path";
+    c.*field = v;
+    return "";
+  });
+}
+
+// One entry of [gpu.partitions]: { mode = "...", mig_layout = [...], shares = N, share_memory =
+// "10G" }.
+std::string ParsePartition(const toml::table& t, GpuPartitionConfig* out) {
+  for (const auto& [key, node] : t) {
+    const std::string k(key.str());
+    if (k == "mode") {
+      if (!node.is_string()) return "mode must be a string";
+      out->mode = node.as_string()->get();
+      if (out->mode != "exclusive" && out->mode != "mig" && out->mode != "shared") {
+        return "mode must be \"exclusive\", \"mig\" or \"shared\", got \"" + out->mode + "\"";
+      }
+    } else if (k == "mig_layout") {
+      if (!node.is_array()) return "mig_layout must be an array of profile names";
+      for (const toml::node& item : *node.as_array()) {
+        if (!item.is_string()) return "mig_layout must be an array of profile names";
+        out->mig_layout.push_back(item.as_string()->get());
+      }
+    } else if (k == "shares") {
+      if (!node.is_integer() || node.as_integer()->get() < 1 || node.as_integer()->get() > 64) {
+        return "shares must be an integer between 1 and 64";
+      }
+      out->shares = static_cast<uint32_t>(node.as_integer()->get());
+    } else if (k == "share_memory") {
+      if (!node.is_string()) return "share_memory must be a size string like \"10G\"";
+      auto bytes = ParseByteSize(node.as_string()->get());
+      if (!bytes.ok()) return "share_memory: " + bytes.status().message();
+      out->share_memory_bytes = *bytes;
+    } else {
+      return "unknown key '" + k + "' (expected mode, mig_layout, shares, share_memory)";
+    }
+  }
+  if (out->mode == "mig" && out->mig_layout.empty()) return "mode \"mig\" needs a mig_layout";
+  if (out->mode != "mig" && !out->mig_layout.empty()) return "mig_layout needs mode \"mig\"";
+  if (out->mode == "shared" && out->shares == 0) return "mode \"shared\" needs shares";
+  if (out->mode != "shared" && (out->shares != 0 || out->share_memory_bytes != 0)) {
+    return "shares and share_memory need mode \"shared\"";
+  }
+  return "";
+}
+
+KeySpec PartitionsKey() {
+  return {toml::node_type::table, [](const toml::node& n, DaemonConfig& c) -> std::string {
+            c.gpu_partitions.clear();
+            for (const auto& [key, node] : *n.as_table()) {
+              const std::string gpu(key.str());
+              if (!node.is_table()) {
+                return "\"" + gpu + "\" must be a table like { mode = \"exclusive\" }";
+              }
+              GpuPartitionConfig partition;
+              std::string problem = ParsePartition(*node.as_table(), &partition);
+              if (!problem.empty()) return "\"" + gpu + "\": " + problem;
+              c.gpu_partitions[gpu] = std::move(partition);
+            }
             return "";
           }};
 }
@@ -162,6 +239,21 @@ const std::map<std::string, std::map<std::string, KeySpec>>& Schema() {
                                            })},
            {"stop_grace_seconds",
             IntegerKey(0, 3600, [](int64_t v, DaemonConfig& c) { c.stop_grace_seconds = v; })},
+       }},
+      {"gpu",
+       {
+           {"enabled", BoolKey([](bool v, DaemonConfig& c) { c.gpu_enabled = v; })},
+           {"nvml_library", StringKey([](const std::string& v, DaemonConfig& c) -> std::string {
+              if (v.empty()) return "must name a library (a file name or an absolute path)";
+              c.nvml_library = v;
+              return "";
+            })},
+           {"topology_xml", AbsolutePathKey(&DaemonConfig::gpu_topology_xml, true)},
+           {"device_dir", AbsolutePathKey(&DaemonConfig::gpu_device_dir, false)},
+           {"proc_dir", AbsolutePathKey(&DaemonConfig::gpu_proc_dir, false)},
+           {"history_seconds",
+            IntegerKey(10, 86400, [](int64_t v, DaemonConfig& c) { c.gpu_history_seconds = v; })},
+           {"partitions", PartitionsKey()},
        }},
   };
   return *schema;

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,14 @@ struct ListenAddress {
   std::string host;  // IPv4 address or "localhost"
   int port = 0;
   std::string ToString() const { return host + ":" + std::to_string(port); }
+};
+
+// What one GPU offers, from [gpu.partitions] (key: the GPU's index or UUID).
+struct GpuPartitionConfig {
+  std::string mode = "exclusive";       // "exclusive", "mig" or "shared"
+  std::vector<std::string> mig_layout;  // mig: profile names, e.g. ["3g.40gb", "1g.10gb"]
+  uint32_t shares = 0;                  // shared: number of shares
+  uint64_t share_memory_bytes = 0;      // shared: cap of each share; 0 = memory / shares
 };
 
 struct DaemonConfig {
@@ -44,6 +53,15 @@ struct DaemonConfig {
   uint32_t token_uid = 65534;                   // uid for callers known only by a token
   uint64_t max_memory_bytes = 0;                // per-sandbox ceiling; 0 = the host's RAM
   int64_t stop_grace_seconds = 10;
+
+  // [gpu]
+  bool gpu_enabled = true;
+  std::string nvml_library = "libnvidia-ml.so.1";  // dlopen()ed; a bare name uses ld.so's search
+  std::string gpu_topology_xml;                    // "" = the host's topology through hwloc
+  std::string gpu_device_dir = "/dev";             // where nvidia* device nodes live
+  std::string gpu_proc_dir = "/proc";              // where driver/nvidia* files live
+  int64_t gpu_history_seconds = 600;               // 1 Hz samples kept per GPU
+  std::map<std::string, GpuPartitionConfig> gpu_partitions;
 
   bool tls_enabled() const { return !tls_certificate.empty(); }
 };

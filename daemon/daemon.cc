@@ -131,6 +131,22 @@ std::string FindInitProgram(const std::string& configured) {
   return "/usr/libexec/paddock/paddock-init";
 }
 
+Status Daemon::StartGpus() {
+  notifier_.Status("Discovering GPUs");
+  GpuManagerOptions options;
+  options.enabled = config_.gpu_enabled;
+  options.nvml_library = config_.nvml_library;
+  options.topology_xml = config_.gpu_topology_xml;
+  options.device_dir = config_.gpu_device_dir;
+  options.proc_dir = config_.gpu_proc_dir;
+  options.partitions = config_.gpu_partitions;
+  options.history_seconds = config_.gpu_history_seconds;
+  gpus_ = std::make_unique<GpuManager>(db_.get(), std::move(options));
+  PADDOCK_RETURN_IF_ERROR(gpus_->Start());
+  context_.gpus = gpus_.get();
+  return Status::Ok();
+}
+
 Status Daemon::StartSandboxes() {
   notifier_.Status("Re-adopting sandboxes");
   Status unavailable;
@@ -155,7 +171,14 @@ Status Daemon::StartSandboxes() {
   options.seccomp_program = seccomp->ToBytes();
   sandboxes_ =
       std::make_unique<SandboxManager>(db_.get(), cgroups_.get(), std::move(options), unavailable);
+  sandboxes_->AttachGpus(gpus_.get());
+  gpus_->SetStopHandler([this](const std::string& id, const std::string& reason) {
+    Status s = sandboxes_->StopForReason(id, reason);
+    if (!s.ok()) LogError("cannot stop sandbox", {{"SANDBOX", id}, {"ERROR", s.message()}});
+  });
   PADDOCK_RETURN_IF_ERROR(sandboxes_->Start());
+  // Allocations recorded for sandboxes that ended while the daemon was away are freed now.
+  gpus_->Reconcile(sandboxes_->RunningIds());
   context_.sandboxes = sandboxes_.get();
   return Status::Ok();
 }
@@ -209,6 +232,7 @@ Status Daemon::Start() {
   PADDOCK_RETURN_IF_ERROR(PrepareStateDir());
   PADDOCK_RETURN_IF_ERROR(AcquireLock());
   PADDOCK_RETURN_IF_ERROR(OpenDatabase());
+  PADDOCK_RETURN_IF_ERROR(StartGpus());
   PADDOCK_RETURN_IF_ERROR(StartSandboxes());
   PADDOCK_RETURN_IF_ERROR(StartApi());
 
@@ -294,7 +318,12 @@ void Daemon::Shutdown() {
   server_.reset();
   // Sandboxes keep running; a restarted daemon re-adopts them.
   context_.sandboxes = nullptr;
+  context_.gpus = nullptr;
+  // The GPU sampler calls into the sandbox manager and the manager's watcher into the GPU
+  // manager: stop the sampler, then the watcher, then drop the GPU manager.
+  if (gpus_) gpus_->StopSampler();
   sandboxes_.reset();
+  gpus_.reset();
   cgroups_.reset();
   tokens_.reset();
   db_.reset();

@@ -19,6 +19,7 @@
 #include "daemon/api_server.h"
 #include "daemon/config.h"
 #include "daemon/connection_registry.h"
+#include "daemon/gpu_manager.h"
 #include "daemon/metrics.h"
 #include "daemon/router.h"
 #include "daemon/sandbox_manager.h"
@@ -45,6 +46,7 @@ class Daemon {
   Status PrepareStateDir();
   Status AcquireLock();
   Status OpenDatabase();
+  Status StartGpus();
   Status StartSandboxes();
   Status StartApi();
   void Reload();
@@ -59,6 +61,7 @@ class Daemon {
   std::unique_ptr<StateDb> db_;
   std::unique_ptr<TokenStore> tokens_;
   std::unique_ptr<sandbox::CgroupDriver> cgroups_;
+  std::unique_ptr<GpuManager> gpus_;
   std::unique_ptr<SandboxManager> sandboxes_;
   HttpMetrics metrics_;
   ConnectionRegistry connections_;

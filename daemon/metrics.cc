@@ -96,8 +96,9 @@ void HttpMetrics::Render(std::string* out) const {
                      "\",code=\"" + std::to_string(code) + "\"",
                  static_cast<double>(count));
   }
-  AppendFamilyHeader(out, "paddock_http_request_duration_seconds", "histogram",
-                     "Time from request received to response ready to send (a streamed body not included).");
+  AppendFamilyHeader(
+      out, "paddock_http_request_duration_seconds", "histogram",
+      "Time from request received to response ready to send (a streamed body not included).");
   for (const auto& [key, h] : latency_) {
     const std::string labels = "method=\"" + EscapeLabelValue(key.first) + "\",route=\"" +
                                EscapeLabelValue(key.second) + "\"";

@@ -50,6 +50,18 @@ CREATE TABLE sandboxes (
 ) STRICT;
 CREATE INDEX sandboxes_by_state ON sandboxes(state);
 )sql"},
+      {5, "gpu_allocations",
+       R"sql(
+CREATE TABLE gpu_allocations (
+  unit_id      TEXT PRIMARY KEY,     -- "gpu0", "gpu0/mig/1", "gpu0/share/2"
+  gpu_uuid     TEXT NOT NULL,        -- the GPU it was on, to notice a changed machine
+  unit_uuid    TEXT NOT NULL,        -- the GPU or MIG instance UUID granted
+  sandbox_id   TEXT NOT NULL,
+  memory_limit INTEGER NOT NULL,     -- bytes of GPU memory the sandbox may use there; 0 = no cap
+  allocated_at INTEGER NOT NULL      -- unix milliseconds
+) STRICT;
+CREATE INDEX gpu_allocations_by_sandbox ON gpu_allocations(sandbox_id);
+)sql"},
   };
   return kMigrations;
 }

@@ -20,6 +20,7 @@
 #include "base/hex.h"
 #include "base/log.h"
 #include "daemon/api_routes.h"
+#include "daemon/gpu_manager.h"
 #include "sandbox/init_process.h"
 #include "sandbox/launcher.h"
 
@@ -63,7 +64,8 @@ nlohmann::json RequestJson(const SandboxRequest& r) {
           {"timeout_seconds", OrNull(r.timeout_seconds)},
           {"workspace", OrNull(r.workspace)},
           {"binds", binds},
-          {"root", r.root}};
+          {"root", r.root},
+          {"gpus", r.gpus ? nlohmann::json{{"request", r.gpus_json}} : nlohmann::json(nullptr)}};
 }
 
 // Resolves symlinks and "..": permission checks must see the path the kernel will bind.
@@ -138,7 +140,8 @@ nlohmann::json SandboxRecord::ToJson() const {
           {"root", request.at("root")},
           {"exit_code", exit ? nlohmann::json(exit->exit_code) : nullptr},
           {"signal", exit && exit->signal != 0 ? nlohmann::json(exit->signal) : nullptr},
-          {"reason", exit ? nlohmann::json(exit->reason) : nullptr}};
+          {"reason", exit ? nlohmann::json(exit->reason) : nullptr},
+          {"gpus", request.value("gpus", nlohmann::json(nullptr))}};
 }
 
 SandboxManager::SandboxManager(StateDb* db, sandbox::CgroupDriver* cgroups,
@@ -293,6 +296,35 @@ Result<sandbox::SandboxSpec> SandboxManager::BuildSpec(const std::string& id,
   return spec;
 }
 
+Result<sandbox::CgroupLimits> SandboxManager::GrantGpus(const std::string& id,
+                                                        const SandboxRequest& request,
+                                                        sandbox::SandboxSpec* spec,
+                                                        std::vector<sandbox::DeviceRule>* rules,
+                                                        nlohmann::json* granted) {
+  sandbox::CgroupLimits limits = LimitsOf(request);
+  if (!request.gpus) return limits;
+  if (gpus_ == nullptr) return Status::FailedPrecondition("gpus: this daemon manages no GPUs");
+  auto grant =
+      gpus_->Grant(id, *request.gpus, spec->root == sandbox::SandboxSpec::RootKind::kDirectory);
+  if (!grant.ok()) return grant.status();
+  spec->devices.insert(spec->devices.end(), grant->devices.begin(), grant->devices.end());
+  rules->insert(rules->end(), grant->device_rules.begin(), grant->device_rules.end());
+  // The caller's own env may narrow CUDA_VISIBLE_DEVICES (it cannot widen it: the device cgroup
+  // decides what opens).
+  for (const std::string& entry : grant->env) {
+    if (request.env.count(entry.substr(0, entry.find('='))) == 0) spec->env.push_back(entry);
+  }
+  for (const auto& bind : grant->driver_binds) spec->binds.push_back(bind);
+  if (!grant->driver_binds.empty() && spec->env[0].starts_with("PATH=")) {
+    spec->env[0] = std::string("PATH=") + kDriverBinDir + ":" + spec->env[0].substr(5);
+  }
+  spec->filtered_dirs.push_back(grant->proc_view);
+  limits.cpuset_cpus = grant->cpuset_cpus;
+  limits.cpuset_mems = grant->cpuset_mems;
+  *granted = grant->ToJson();
+  return limits;
+}
+
 Result<SandboxRecord> SandboxManager::Create(const SandboxRequest& request, const Caller& caller) {
   if (cgroups_ == nullptr) {
     return Status::Unavailable("sandboxes are unavailable on this host: " + unavailable_.message());
@@ -303,10 +335,21 @@ Result<SandboxRecord> SandboxManager::Create(const SandboxRequest& request, cons
   auto spec = BuildSpec(id, request, caller);
   if (!spec.ok()) return spec.status();
 
+  std::vector<sandbox::DeviceRule> device_rules = sandbox::BaseDeviceRules();
+  nlohmann::json granted;
+  auto limits = GrantGpus(id, request, &*spec, &device_rules, &granted);
+  if (!limits.ok()) return limits.status();
+  // From here on, a failure must hand the GPUs back.
+  auto release_gpus = [&] {
+    if (request.gpus && gpus_ != nullptr) gpus_->Release(id);
+  };
   std::unique_ptr<sandbox::Cgroup> cgroup;
   if (cgroups_ != nullptr) {
-    auto created = cgroups_->CreateCgroup(id, LimitsOf(request), sandbox::BaseDeviceRules());
-    if (!created.ok()) return Status::FailedPrecondition(created.status().message());
+    auto created = cgroups_->CreateCgroup(id, *limits, device_rules);
+    if (!created.ok()) {
+      release_gpus();
+      return Status::FailedPrecondition(created.status().message());
+    }
     cgroup = std::move(created).value();
   }
   sandbox::LaunchOptions launch_options{options_.init_path, StateDir(id), cgroup.get(),
@@ -319,11 +362,13 @@ Result<SandboxRecord> SandboxManager::Create(const SandboxRequest& request, cons
       (void)cgroup->Remove();
     }
     std::filesystem::remove_all(StateDir(id));
+    release_gpus();
     return Status::FailedPrecondition(launched.status().message());
   }
   SandboxRecord record;
   record.id = id;
   record.request = RequestJson(request);
+  if (request.gpus) record.request["gpus"]["granted"] = granted;
   record.spec = *spec;
   record.owner = caller.kind == Caller::Kind::kUnixPeer
                      ? nlohmann::json{{"uid", caller.uid}, {"gid", caller.gid}}
@@ -400,6 +445,14 @@ void SandboxManager::Finish(const std::string& id, Live live) {
     LogWarning("sandbox ended without an exit record", {{"SANDBOX", id}});
     exit = {255, 0, "exit", NowMs()};
   }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto reason = stop_reasons_.find(id);
+    if (reason != stop_reasons_.end()) {
+      exit.reason = reason->second;
+      stop_reasons_.erase(reason);
+    }
+  }
   if (live.cgroup) {
     auto stats = live.cgroup->Stats();
     if (stats.ok() && stats->oom_kills > 0 && exit.signal == SIGKILL && exit.reason == "exit") {
@@ -417,6 +470,7 @@ void SandboxManager::Finish(const std::string& id, Live live) {
       "reason = ?5 WHERE id = ?1",
       {id, exit.finished_at_ms, int64_t{exit.exit_code}, int64_t{exit.signal}, exit.reason});
   if (!s.ok()) LogError("cannot record sandbox exit", {{"SANDBOX", id}, {"ERROR", s.message()}});
+  if (gpus_ != nullptr) gpus_->Release(id);
   LogInfo(
       "sandbox exited",
       {{"SANDBOX", id}, {"EXIT_CODE", std::to_string(exit.exit_code)}, {"REASON", exit.reason}});
@@ -447,6 +501,22 @@ Status SandboxManager::Stop(const std::string& id) {
     return Status::FromErrno("signal sandbox " + id);
   }
   return Status::Ok();
+}
+
+Status SandboxManager::StopForReason(const std::string& id, const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (live_.count(id) == 0) return Status::Ok();
+    stop_reasons_[id] = reason;
+  }
+  return Stop(id);
+}
+
+std::set<std::string> SandboxManager::RunningIds() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::set<std::string> ids;
+  for (const auto& [id, live] : live_) ids.insert(id);
+  return ids;
 }
 
 Status SandboxManager::Remove(const std::string& id) {

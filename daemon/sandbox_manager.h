@@ -19,6 +19,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,10 +28,13 @@
 #include "base/unique_fd.h"
 #include "daemon/http_types.h"
 #include "daemon/state_db.h"
+#include "gpu/allocator.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/spec.h"
 
 namespace paddock {
+
+class GpuManager;
 
 // A validated POST /api/v1/sandboxes body.
 struct SandboxRequest {
@@ -44,6 +48,8 @@ struct SandboxRequest {
   std::optional<std::string> workspace;  // absolute host directory
   std::vector<sandbox::BindMount> binds;
   std::string root = "host";  // or an absolute host directory
+  std::optional<gpu::GpuRequest> gpus;
+  nlohmann::json gpus_json;  // the "gpus" member as sent, for the record
 };
 
 struct SandboxRecord {
@@ -82,6 +88,10 @@ class SandboxManager {
                  Status unavailable = Status::Ok());
   ~SandboxManager();  // stops watching; the sandboxes keep running
 
+  // Sandboxes that ask for GPUs get them from `gpus` (which must outlive the manager); without
+  // it such requests are refused. Call before Start().
+  void AttachGpus(GpuManager* gpus) { gpus_ = gpus; }
+
   // Re-adopts the sandboxes of an earlier daemon and starts the watcher.
   Status Start();
 
@@ -92,6 +102,11 @@ class SandboxManager {
   std::vector<SandboxRecord> List() const;
   // Asks paddock-init to stop (SIGTERM, grace, SIGKILL). A no-op for an exited sandbox.
   Status Stop(const std::string& id);
+  // Stop() on the daemon's own initiative: the exit record's reason becomes `reason`
+  // (e.g. "gpu_memory") instead of "stopped".
+  Status StopForReason(const std::string& id, const std::string& reason);
+  // Ids of the sandboxes running now.
+  std::set<std::string> RunningIds() const;
   // Deletes an exited sandbox's record and files. kFailedPrecondition while it runs.
   Status Remove(const std::string& id);
   Result<sandbox::CgroupStats> Stats(const std::string& id) const;
@@ -110,6 +125,10 @@ class SandboxManager {
                                          const Caller& caller) const;
   Status CheckPaths(const SandboxRequest& request, const Caller& caller) const;
   Status CheckLimits(const SandboxRequest& request) const;
+  Result<sandbox::CgroupLimits> GrantGpus(const std::string& id, const SandboxRequest& request,
+                                          sandbox::SandboxSpec* spec,
+                                          std::vector<sandbox::DeviceRule>* rules,
+                                          nlohmann::json* granted);
   void Watch();
   void Finish(const std::string& id, Live live);
   void Wake();
@@ -121,6 +140,8 @@ class SandboxManager {
   Status unavailable_;
   mutable std::mutex mutex_;
   std::map<std::string, Live> live_;
+  std::map<std::string, std::string> stop_reasons_;  // StopForReason() before the exit
+  GpuManager* gpus_ = nullptr;
   UniqueFd wake_;  // eventfd: the set of sandboxes changed, or stopping
   bool stopping_ = false;
   std::thread watcher_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/unique_fd.h"
+#include "daemon/gpu_manager.h"
 #include "daemon/json_fields.h"
 #include "daemon/problem.h"
 #include "daemon/sandbox_manager.h"
@@ -30,6 +31,11 @@ HttpResponse SandboxProblem(const Status& status) {
     const auto colon = m.find(':');
     return InvalidParam(colon == std::string::npos ? "body" : m.substr(0, colon),
                         colon == std::string::npos ? m : m.substr(colon + 2));
+  }
+  if (status.code() == StatusCode::kResourceExhausted) {
+    HttpResponse r = Problem(409, "resources-busy", "Resources busy", status.message());
+    r.headers.emplace_back("Retry-After", "5");
+    return r;
   }
   return ProblemFromStatus(status);
 }
@@ -69,7 +75,8 @@ std::variant<SandboxRequest, HttpResponse> ParseRequest(const nlohmann::json& bo
                                     {"workspace", JsonType::kString},
                                     {"binds", JsonType::kArray},
                                     {"root", JsonType::kString},
-                                    {"tty", JsonType::kBoolean}})) {
+                                    {"tty", JsonType::kBoolean},
+                                    {"gpus", JsonType::kObject}})) {
     return *bad;
   }
   SandboxRequest r;
@@ -110,6 +117,16 @@ std::variant<SandboxRequest, HttpResponse> ParseRequest(const nlohmann::json& bo
   r.root = body.value("root", "host");
   if (r.root != "host" && (r.root.empty() || r.root.front() != '/')) {
     return InvalidParam("root", "must be \"host\" or an absolute directory");
+  }
+  if (body.contains("gpus")) {
+    auto gpus = GpuRequestFromJson(body["gpus"]);
+    if (!gpus.ok()) {
+      const std::string& m = gpus.status().message();
+      const auto colon = m.find(':');
+      return InvalidParam(m.substr(0, colon), m.substr(colon + 2));
+    }
+    r.gpus = *gpus;
+    r.gpus_json = body["gpus"];
   }
   if (body.value("tty", false)) {
     return Problem(501, "not-implemented", "Not implemented",

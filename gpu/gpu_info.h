@@ -28,10 +28,10 @@ const char* LinkKindName(LinkKind kind);
 
 // One MIG GPU-instance profile the GPU supports (NVML's GPU instance profile info).
 struct MigProfile {
-  std::string name;       // "1g.10gb"
-  uint32_t id = 0;        // NVML profile id (19 for H100 1g.10gb), what creation takes
-  uint32_t slices = 0;    // compute slices ("1g" -> 1)
-  uint32_t max_count = 0; // instances of this profile alone that fit the GPU
+  std::string name;        // "1g.10gb"
+  uint32_t id = 0;         // NVML profile id (19 for H100 1g.10gb), what creation takes
+  uint32_t slices = 0;     // compute slices ("1g" -> 1)
+  uint32_t max_count = 0;  // instances of this profile alone that fit the GPU
   uint64_t memory_bytes = 0;
   uint32_t sm_count = 0;
   // Valid placements: start slice and size in memory slices (3g starts at 0 or 4, size 4).
@@ -90,7 +90,7 @@ struct GpuInfo {
   std::string uuid;    // "GPU-..."; without NVML a stable id derived from the PCI address
   std::string name;    // "NVIDIA H100 80GB HBM3"; without NVML the PCI device name or id
   PciAddress pci;
-  uint32_t pci_device_id = 0;  // NVML's form: device << 16 | vendor (0x233010DE)
+  uint32_t pci_device_id = 0;       // NVML's form: device << 16 | vendor (0x233010DE)
   uint64_t memory_total_bytes = 0;  // 0 when unknown
   int cuda_cc_major = -1;           // compute capability; -1 when unknown
   int cuda_cc_minor = -1;

@@ -236,6 +236,31 @@ Status MountBinds(const SandboxSpec& spec, const std::string& new_root) {
   return Status::Ok();
 }
 
+// Replaces `dir` by a tmpfs holding only the kept entries, each a bind of the original. The
+// originals are reached through O_PATH descriptors opened before the tmpfs hides them.
+Status FilterDirectory(const FilteredDir& filter, const std::string& new_root) {
+  const std::string dir = JoinPath(new_root, filter.path);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return Status::Ok();
+  std::vector<std::pair<std::string, UniqueFd>> kept;
+  for (const std::string& name : filter.keep) {
+    UniqueFd fd(::open(JoinPath(dir, name).c_str(), O_PATH | O_CLOEXEC | O_NOFOLLOW));
+    if (fd) kept.emplace_back(name, std::move(fd));
+  }
+  PADDOCK_RETURN_IF_ERROR(
+      Mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555", "filter"));
+  for (const auto& [name, fd] : kept) {
+    struct stat entry;
+    if (::fstat(fd.get(), &entry) != 0) return Status::FromErrno("filter: stat " + name);
+    const std::string target = JoinPath(dir, name);
+    PADDOCK_RETURN_IF_ERROR(MakeMountPoint(target, !S_ISDIR(entry.st_mode)));
+    const std::string source = "/proc/self/fd/" + std::to_string(fd.get());
+    PADDOCK_RETURN_IF_ERROR(Mount(source, target, nullptr, MS_BIND | MS_REC, nullptr, "filter"));
+  }
+  return Mount("", dir, nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr,
+               "filter read-only");
+}
+
 Status PivotInto(const std::string& new_root) {
   // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only ours.
   if (::chdir(new_root.c_str()) != 0) return Status::FromErrno("chdir " + new_root);
@@ -248,6 +273,9 @@ Status PivotInto(const std::string& new_root) {
 }  // namespace
 
 Status EnterSandboxFilesystem(const SandboxSpec& spec, const std::string& new_root) {
+  // The daemon's umask (027) would make the directories created here (e.g. /dev/nvidia-caps)
+  // unreadable to the workload's uid; the workload also starts with the conventional 022.
+  ::umask(022);
   // Slave: nothing mounted here propagates to the host, while a disk the host mounts later (a new
   // dataset volume) still shows up in a long-running notebook's view.
   PADDOCK_RETURN_IF_ERROR(Mount("", "/", nullptr, MS_SLAVE | MS_REC, nullptr, "make / slave"));
@@ -261,6 +289,9 @@ Status EnterSandboxFilesystem(const SandboxSpec& spec, const std::string& new_ro
   PADDOCK_RETURN_IF_ERROR(MountSys(new_root));
   PADDOCK_RETURN_IF_ERROR(MountDev(spec, new_root));
   PADDOCK_RETURN_IF_ERROR(MountBinds(spec, new_root));
+  for (const FilteredDir& filter : spec.filtered_dirs) {
+    PADDOCK_RETURN_IF_ERROR(FilterDirectory(filter, new_root));
+  }
   // The root tmpfs itself becomes read-only once every mount point exists.
   PADDOCK_RETURN_IF_ERROR(Mount("", new_root, nullptr,
                                 MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr,

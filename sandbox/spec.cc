@@ -66,6 +66,20 @@ Status Validate(const SandboxSpec& spec) {
   for (size_t i = 0; i < spec.binds.size(); ++i) {
     PADDOCK_RETURN_IF_ERROR(CheckBind(spec.binds[i], "binds[" + std::to_string(i) + "]"));
   }
+  for (size_t i = 0; i < spec.filtered_dirs.size(); ++i) {
+    const FilteredDir& f = spec.filtered_dirs[i];
+    const std::string field = "filtered_dirs[" + std::to_string(i) + "]";
+    if (f.path.empty() || f.path.front() != '/' || f.path == "/" ||
+        f.path.find("/../") != std::string::npos || f.path.ends_with("/..")) {
+      return Status::InvalidArgument(field + ".path: \"" + f.path +
+                                     "\" must be an absolute path below /");
+    }
+    for (const std::string& name : f.keep) {
+      if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+        return Status::InvalidArgument(field + ".keep: \"" + name + "\" is not an entry name");
+      }
+    }
+  }
   for (const DeviceNode& d : spec.devices) {
     if (!IsAbsoluteClean(d.source)) {
       return Status::InvalidArgument("devices: \"" + d.source + "\" is not an absolute path");
@@ -99,6 +113,9 @@ nlohmann::json ToJson(const SandboxSpec& s) {
   nlohmann::json devices = nlohmann::json::array();
   for (const DeviceNode& d : s.devices)
     devices.push_back({{"source", d.source}, {"target", d.target}});
+  nlohmann::json filtered = nlohmann::json::array();
+  for (const FilteredDir& f : s.filtered_dirs)
+    filtered.push_back({{"path", f.path}, {"keep", f.keep}});
   nlohmann::json j = {{"id", s.id},
                       {"argv", s.argv},
                       {"env", s.env},
@@ -114,6 +131,7 @@ nlohmann::json ToJson(const SandboxSpec& s) {
                       {"workspace", s.workspace ? BindJson(*s.workspace) : nlohmann::json(nullptr)},
                       {"binds", binds},
                       {"devices", devices},
+                      {"filtered_dirs", filtered},
                       {"limits",
                        {{"nofile", s.limits.nofile},
                         {"core", s.limits.core},
@@ -145,6 +163,11 @@ Result<SandboxSpec> SpecFromJson(const nlohmann::json& j) {
     for (const auto& b : j.at("binds")) s.binds.push_back(BindFromJson(b));
     for (const auto& d : j.at("devices")) {
       s.devices.push_back({d.at("source").get<std::string>(), d.at("target").get<std::string>()});
+    }
+    // Absent in specs recorded before filtered directories existed.
+    for (const auto& f : j.value("filtered_dirs", nlohmann::json::array())) {
+      s.filtered_dirs.push_back(
+          {f.at("path").get<std::string>(), f.at("keep").get<std::vector<std::string>>()});
     }
     s.limits.nofile = j.at("limits").at("nofile");
     s.limits.core = j.at("limits").at("core");

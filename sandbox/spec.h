@@ -29,6 +29,14 @@ struct DeviceNode {
   std::string target;  // path under /dev inside the sandbox, e.g. /dev/nvidia1
 };
 
+// A directory inside the sandbox that shows only some of its entries, e.g. the driver's
+// /proc/driver/nvidia/gpus listing only the GPUs granted. Applied after every other mount; a
+// path that does not exist in the sandbox is left alone (no driver loaded).
+struct FilteredDir {
+  std::string path;               // absolute path inside the sandbox
+  std::vector<std::string> keep;  // entry names (no '/') still visible; missing ones are ignored
+};
+
 struct ProcessLimits {
   uint64_t nofile = 65536;
   uint64_t core = 0;                // no core dumps unless asked
@@ -53,6 +61,7 @@ struct SandboxSpec {
   std::optional<BindMount> workspace;  // writable
   std::vector<BindMount> binds;        // read-only unless writable
   std::vector<DeviceNode> devices;
+  std::vector<FilteredDir> filtered_dirs;
   ProcessLimits limits;
   int64_t timeout_ms = 0;            // 0: no time limit
   int64_t stop_grace_ms = 10000;     // SIGTERM to SIGKILL

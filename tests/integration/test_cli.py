@@ -342,8 +342,10 @@ def complete(*words, env=None):
 
 
 def test_completion_of_commands():
-    assert complete("paddock", "") == ["sandbox", "status", "token", "version"]
+    assert complete("paddock", "") == ["gpus", "sandbox", "status", "token", "version"]
     assert complete("paddock", "st") == ["status"]
+    assert complete("paddock", "g") == ["gpus"]
+    assert complete("paddock", "gpus", "") == ["history"]
     assert complete("paddock", "--json", "tok") == ["token"]
     assert complete("paddock", "token", "") == ["create", "ls", "rm"]
     assert complete("paddock", "--socket", "/tmp/x.sock", "token", "r") == ["rm"]

@@ -472,6 +472,13 @@ def test_unsatisfiable_limits_exit_4(daemon, flags):
     ["sandbox", "run", "--memory", "-1G", "--", "true"],
     ["sandbox", "run", "--memory", "2GB", "--", "true"],
     ["sandbox", "run", "--memory", "99999999999T", "--", "true"],
+    ["sandbox", "run", "--gpus", "two", "--", "true"],
+    ["sandbox", "run", "--gpus", "2:fast", "--", "true"],
+    ["sandbox", "run", "--gpus", "mig:", "--", "true"],
+    ["sandbox", "run", "--gpus", "share:lots", "--", "true"],
+    ["sandbox", "run", "--gpus", "GPU-1,gpu-2", "--", "true"],
+    ["gpus", "history"],
+    ["gpus", "frobnicate"],
     ["sandbox", "run", "--timeout", "soon", "--", "true"],
     ["sandbox", "run", "--timeout", "0", "--", "true"],
     ["sandbox", "run", "--timeout", "1.5h", "--", "true"],
@@ -510,6 +517,14 @@ def test_bad_memory_names_the_flag_and_the_forms(tmp_path):
     assert "--memory" in result.stderr and "lots" in result.stderr and "512M" in result.stderr
 
 
+def test_bad_gpus_names_the_flag_and_the_forms(tmp_path):
+    result = run_cli(["sandbox", "run", "--gpus", "2:fast", "--", "true"],
+                     env={"PADDOCK_SOCKET": str(tmp_path / "nope.sock")})
+    assert result.returncode == EXIT_USAGE
+    for text in ("--gpus", "fast", "N:nvlink", "mig:PROFILE", "share:SIZE", "GPU-"):
+        assert text in result.stderr, text
+
+
 def test_command_with_options_needs_dashes(tmp_path):
     result = run_cli(["sandbox", "run", "sh", "-c", "true"], env={"PADDOCK_SOCKET": str(tmp_path / "nope.sock")})
     assert result.returncode == EXIT_USAGE
@@ -526,8 +541,8 @@ def test_sandbox_help():
     for sub in ("run", "ls", "inspect", "logs", "stop", "rm"):
         assert re.search(rf"^\s+{sub}\s", out, re.MULTILINE), sub
     run_help = ok(run_cli(["sandbox", "run", "--help"])).stdout
-    for flag in ("--cpus", "--memory", "--pids", "--timeout", "--workspace", "--bind", "--root", "--env",
-                 "--tty", "--detach"):
+    for flag in ("--cpus", "--memory", "--pids", "--gpus", "--timeout", "--workspace", "--bind", "--root",
+                 "--env", "--tty", "--detach"):
         assert flag in run_help
     assert "137" in run_help and "128" in run_help
 
@@ -546,14 +561,15 @@ def test_completion_of_sandbox_commands_and_flags():
     assert complete("paddock", "sandbox", "") == ["inspect", "logs", "ls", "rm", "run", "stop"]
     assert complete("paddock", "--json", "sandbox", "r") == ["rm", "run"]
     run_flags = complete("paddock", "sandbox", "run", "--")
-    for flag in ("--cpus", "--memory", "--pids", "--timeout", "--workspace", "--bind", "--root", "--env",
-                 "--tty", "--detach", "--"):
+    for flag in ("--cpus", "--memory", "--pids", "--gpus", "--timeout", "--workspace", "--bind", "--root",
+                 "--env", "--tty", "--detach", "--"):
         assert flag in run_flags
     assert complete("paddock", "sandbox", "rm", "--f") == ["--force"]
     assert complete("paddock", "sandbox", "logs", "--f") == ["--follow"]
     assert complete("paddock", "sandbox", "logs", "--stream", "") == ["stderr", "stdout"]
     assert "host" in complete("paddock", "sandbox", "run", "--root", "")
     assert complete("paddock", "sandbox", "run", "--memory", "") == []
+    assert complete("paddock", "sandbox", "run", "--gpus", "") == []
 
 
 def test_completion_after_dashes_is_the_sandboxed_command(tmp_path):

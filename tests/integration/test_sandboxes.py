@@ -84,7 +84,9 @@ def test_cpu_hog_stays_within_its_quota(daemon):
     t1, c1 = time.time(), stats(daemon, s["id"])["cpu_usage_seconds"]
     daemon.request("POST", f"/api/v1/sandboxes/{s['id']}/stop", unix=True, token=None)
     rate = (c1 - c0) / (t1 - t0)
-    assert 0.4 <= rate <= 0.6, f"used {rate:.2f} CPUs with a quota of 0.5"
+    # The cap is the promise; how much below it the hog gets depends on what else runs on this
+    # 2-core box (ctest runs suites in parallel), so the lower bound only shows it ran.
+    assert 0.1 <= rate <= 0.6, f"used {rate:.2f} CPUs with a quota of 0.5"
     assert wait_exit(daemon, s["id"])["reason"] == "stopped"
 
 

@@ -64,6 +64,50 @@ threads = 4
   EXPECT_EQ(c->http_threads, 4);
 }
 
+TEST(ConfigTest, ReadsTheGpuSectionAndPartitions) {
+  auto c = ParseConfig(R"(
+[gpu]
+enabled = true
+nvml_library = "/opt/test/libnvidia-ml.so.1"
+topology_xml = "/etc/paddock/box.xml"
+device_dir = "/srv/dev"
+proc_dir = "/srv/proc"
+history_seconds = 120
+[gpu.partitions]
+"0" = { mode = "mig", mig_layout = ["3g.40gb", "1g.10gb"] }
+"1" = { mode = "shared", shares = 4, share_memory = "10G" }
+"GPU-11111111-2222-3333-4444-555555555555" = { mode = "exclusive" }
+)",
+                       "x.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->nvml_library, "/opt/test/libnvidia-ml.so.1");
+  EXPECT_EQ(c->gpu_topology_xml, "/etc/paddock/box.xml");
+  EXPECT_EQ(c->gpu_device_dir, "/srv/dev");
+  EXPECT_EQ(c->gpu_proc_dir, "/srv/proc");
+  EXPECT_EQ(c->gpu_history_seconds, 120);
+  ASSERT_EQ(c->gpu_partitions.size(), 3u);
+  EXPECT_EQ(c->gpu_partitions.at("0").mode, "mig");
+  EXPECT_EQ(c->gpu_partitions.at("0").mig_layout, (std::vector<std::string>{"3g.40gb", "1g.10gb"}));
+  EXPECT_EQ(c->gpu_partitions.at("1").shares, 4u);
+  EXPECT_EQ(c->gpu_partitions.at("1").share_memory_bytes, 10ull << 30);
+  EXPECT_EQ(c->gpu_partitions.at("GPU-11111111-2222-3333-4444-555555555555").mode, "exclusive");
+}
+
+TEST(ConfigTest, BadGpuPartitionsNameTheGpuAndTheProblem) {
+  EXPECT_NE(ErrorOf("[gpu.partitions]\n\"0\" = { mode = \"half\" }\n").find("\"0\": mode must be"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[gpu.partitions]\n\"1\" = { mode = \"mig\" }\n").find("needs a mig_layout"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[gpu.partitions]\n\"1\" = { mode = \"shared\", shares = 2, share_memory = "
+                    "\"lots\" }\n")
+                .find("share_memory"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[gpu.partitions]\n\"1\" = { mode = \"exclusive\", shares = 2 }\n")
+                .find("need mode \"shared\""),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[gpu]\ndevice_dir = \"dev\"\n").find("gpu.device_dir"), std::string::npos);
+}
+
 TEST(ConfigTest, EmptyListenTurnsTcpOff) {
   auto c = ParseConfig("[api]\nlisten = \"\"\n", "x.toml");
   ASSERT_TRUE(c.ok());

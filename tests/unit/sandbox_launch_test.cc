@@ -251,6 +251,27 @@ TEST_F(SandboxTest, WorkspaceIsWritableAndBindsAreReadOnly) {
   EXPECT_EQ(ReadFileToString(workspace + "/out.txt").value(), "result\n");
 }
 
+TEST_F(SandboxTest, FilteredDirectoryShowsOnlyTheKeptEntries) {
+  // The mechanism behind /proc/driver/nvidia/gpus listing only the granted GPUs.
+  const std::string data = tmp_.Join("gpus");
+  for (const char* bus : {"0000:07:00.0", "0000:0f:00.0", "0000:47:00.0"}) {
+    std::filesystem::create_directories(data + "/" + bus);
+    ASSERT_TRUE(WriteFileAtomically(data + "/" + bus + "/information",
+                                    std::string("Bus Location: ") + bus + "\n", 0644)
+                    .ok());
+  }
+  SandboxSpec spec = Spec({"/bin/sh", "-c",
+                           "ls /gpus; cat /gpus/0000:0f:00.0/information;"
+                           "cat /gpus/0000:07:00.0/information 2>/dev/null || echo hidden;"
+                           "mkdir /gpus/x 2>/dev/null || echo read-only"});
+  spec.binds.push_back({data, "/gpus", false});
+  spec.filtered_dirs.push_back({"/gpus", {"0000:0f:00.0", "0000:99:00.0"}});
+  spec.filtered_dirs.push_back({"/no/such/dir", {"a"}});
+  Outcome o = Run(spec);
+  ASSERT_TRUE(o.started.ok()) << o.started.ToString();
+  EXPECT_EQ(o.out, "0000:0f:00.0\nBus Location: 0000:0f:00.0\nhidden\nread-only\n") << o.err;
+}
+
 TEST_F(SandboxTest, OwnHostnameAndOnlyLoopback) {
   Outcome o = Sh("hostname; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
   ASSERT_TRUE(o.started.ok()) << o.started.ToString();
