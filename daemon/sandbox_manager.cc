@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "base/clock.h"
 #include "base/file_util.h"
 #include "base/hex.h"
 #include "base/log.h"
@@ -28,12 +29,6 @@ namespace paddock {
 namespace {
 
 constexpr char kWorkspaceTarget[] = "/workspace";
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string NewSandboxId() {
   uint8_t bytes[5];
@@ -374,7 +369,7 @@ Result<SandboxRecord> SandboxManager::Create(const SandboxRequest& request, cons
                      ? nlohmann::json{{"uid", caller.uid}, {"gid", caller.gid}}
                      : nlohmann::json{{"token", caller.token_name}};
   record.state = "running";
-  record.created_at_ms = NowMs();
+  record.created_at_ms = UnixNowMs();
   record.init_pid = launched->init_pid;
   record.init_start_time = launched->init_start_time;
   Status saved = db_->Query(
@@ -443,7 +438,7 @@ void SandboxManager::Finish(const std::string& id, Live live) {
     exit = *record;
   } else {
     LogWarning("sandbox ended without an exit record", {{"SANDBOX", id}});
-    exit = {255, 0, "exit", NowMs()};
+    exit = {255, 0, "exit", UnixNowMs()};
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -3,19 +3,13 @@
 #include <algorithm>
 #include <charconv>
 
+#include "base/strings.h"
+
 namespace paddock::gpu {
 namespace {
 
 // Ranges past this are typos, not CPUs; refusing them keeps "0-2000000000" from allocating.
 constexpr int kMaxId = 1 << 20;
-
-std::string_view Trim(std::string_view text) {
-  constexpr std::string_view kSpace = " \t\r\n";
-  const auto first = text.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(kSpace);
-  return text.substr(first, last - first + 1);
-}
 
 bool ParseId(std::string_view text, int* out) {
   if (text.empty()) return false;
@@ -48,7 +42,7 @@ std::string FormatCpulist(const std::vector<int>& ids) {
 }
 
 Result<std::vector<int>> ParseCpulist(std::string_view text) {
-  const std::string_view list = Trim(text);
+  const std::string_view list = TrimWhitespace(text);
   std::vector<int> ids;
   if (list.empty()) return ids;
   auto bad = [&](std::string_view why) {

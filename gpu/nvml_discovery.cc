@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "gpu/cpulist.h"
 
@@ -20,12 +21,6 @@ constexpr unsigned int kNodeMaskLongs = 16;    // 1024 NUMA nodes
 // Upper bounds on what one call returns; NVML writes up to the profile's instance count.
 constexpr unsigned int kMaxInstancesPerProfile = 16;
 constexpr unsigned long long kMiB = 1024ull * 1024ull;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Tracks the outcome of the NVML calls made for one GPU: the first real failure and whether the
 // GPU is lost. NOT_SUPPORTED is an answer ("this GPU does not report that"), not a failure.
@@ -404,7 +399,7 @@ Telemetry ReadTelemetry(const NvmlLibrary& nvml, uint32_t index, nvmlDevice_t de
                         CallLog& log) {
   const NvmlFunctions& api = nvml.api();
   Telemetry t;
-  t.sampled_at_ms = NowMs();
+  t.sampled_at_ms = UnixNowMs();
   nvmlMemory_t memory{};
   if (log.Ok(api.nvmlDeviceGetMemoryInfo(device, &memory), "nvmlDeviceGetMemoryInfo")) {
     t.memory_used_bytes = memory.used;
@@ -509,7 +504,7 @@ GpuInfo DiscoverGpu(const NvmlLibrary& nvml, uint32_t index, nvmlDevice_t& devic
   if (!log.Ok(api.nvmlDeviceGetHandleByIndex_v2(index, &device), "nvmlDeviceGetHandleByIndex_v2")) {
     device = nullptr;
     log.Apply(gpu.telemetry);
-    gpu.telemetry.sampled_at_ms = NowMs();
+    gpu.telemetry.sampled_at_ms = UnixNowMs();
     return gpu;
   }
   ReadIdentity(api, device, log, gpu);
@@ -629,7 +624,7 @@ GpuSample SampleGpu(const NvmlLibrary& nvml, uint32_t index) {
     sample.telemetry = ReadTelemetry(nvml, index, device, log);
     sample.processes = ReadProcesses(api, device, log);
   } else {
-    sample.telemetry.sampled_at_ms = NowMs();
+    sample.telemetry.sampled_at_ms = UnixNowMs();
   }
   log.Apply(sample.telemetry);
   return sample;

@@ -8,17 +8,10 @@
 #include <tuple>
 
 #include "base/file_util.h"
+#include "base/strings.h"
 
 namespace paddock::gpu {
 namespace {
-
-std::string_view Trim(std::string_view text) {
-  constexpr std::string_view kSpace = " \t\r\n";
-  const auto first = text.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(kSpace);
-  return text.substr(first, last - first + 1);
-}
 
 bool ParseInt(std::string_view text, int* out) {
   if (text.empty()) return false;
@@ -31,7 +24,7 @@ template <typename Fn>
 Status ForEachLine(std::string_view text, Fn fn) {
   while (!text.empty()) {
     const size_t newline = std::min(text.find('\n'), text.size());
-    const std::string_view line = Trim(text.substr(0, newline));
+    const std::string_view line = TrimWhitespace(text.substr(0, newline));
     text.remove_prefix(std::min(newline + 1, text.size()));
     if (!line.empty()) PADDOCK_RETURN_IF_ERROR(fn(line));
   }
@@ -46,8 +39,8 @@ Result<ProcDriverGpu> ParseInformation(std::string_view text, const std::string&
   Status status = ForEachLine(text, [&](std::string_view line) -> Status {
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) return Status::Ok();  // not a "Key: value" line
-    const std::string_view key = Trim(line.substr(0, colon));
-    const std::string_view value = Trim(line.substr(colon + 1));
+    const std::string_view key = TrimWhitespace(line.substr(0, colon));
+    const std::string_view value = TrimWhitespace(line.substr(colon + 1));
     if (key == "Model") {
       gpu.model = value;
     } else if (key == "GPU UUID") {
@@ -108,7 +101,7 @@ Result<std::map<std::string, int>> ReadMigMinors(const std::string& proc_root) {
   Status status = ForEachLine(*text, [&](std::string_view line) -> Status {
     const size_t space = line.find_first_of(" \t");
     int minor = -1;
-    if (space == std::string_view::npos || !ParseInt(Trim(line.substr(space)), &minor)) {
+    if (space == std::string_view::npos || !ParseInt(TrimWhitespace(line.substr(space)), &minor)) {
       return Status::InvalidArgument(path + ": bad line \"" + std::string(line) + "\"");
     }
     minors[std::string(line.substr(0, space))] = minor;

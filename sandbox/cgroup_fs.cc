@@ -12,6 +12,7 @@
 
 #include "base/file_util.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "base/unique_fd.h"
 #include "sandbox/device_filter.h"
 
@@ -30,18 +31,8 @@ Result<UniqueFd> OpenForWriting(const std::string& path) {
 }
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 std::optional<uint64_t> ParseUint(std::string_view s) {
-  s = Trim(s);
+  s = TrimWhitespace(s);
   if (s == "max") return std::numeric_limits<uint64_t>::max();
   uint64_t v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -111,7 +102,7 @@ Result<uint64_t> CgroupFs::ReadUint(const std::string& dir, std::string_view fil
   std::optional<uint64_t> v = ParseUint(*text);
   if (!v) {
     return Status::Internal("unexpected contents of " + JoinPath(dir, file) + ": \"" +
-                            std::string(Trim(*text)) + "\"");
+                            std::string(TrimWhitespace(*text)) + "\"");
   }
   return *v;
 }
@@ -140,7 +131,7 @@ Result<std::vector<pid_t>> CgroupFs::ReadProcs(const std::string& dir) const {
   std::string_view rest = *text;
   while (!rest.empty()) {
     const size_t nl = rest.find('\n');
-    std::string_view line = Trim(rest.substr(0, nl));
+    std::string_view line = TrimWhitespace(rest.substr(0, nl));
     rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
     if (line.empty()) continue;
     std::optional<uint64_t> v = ParseUint(line);
@@ -284,7 +275,7 @@ Result<SelfCgroup> ReadSelfCgroup(const std::string& proc_file) {
 
 Result<std::set<unsigned>> ParseCpuList(std::string_view list) {
   std::set<unsigned> ids;
-  std::string_view rest = Trim(list);
+  std::string_view rest = TrimWhitespace(list);
   if (rest.empty()) return Status::InvalidArgument("empty list");
   constexpr unsigned kMaxId = 1u << 16;  // far above any real CPU or NUMA node number
   auto number = [](std::string_view s, unsigned* out) {

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <tuple>
 
+#include "base/clock.h"
+
 namespace paddock::sandbox {
 namespace {
 
@@ -30,12 +32,6 @@ UniqueFd ArmTimer(int64_t ms) {
   spec.it_value.tv_nsec = (ms % 1000) * 1000000 + 1;  // zero would disarm
   ::timerfd_settime(fd.get(), 0, &spec, nullptr);
   return fd;
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -168,7 +164,7 @@ ExitRecord Supervisor::Run() {
     record.exit_code = WEXITSTATUS(main_status_);
   }
   record.reason = stop_reason_.empty() ? "exit" : stop_reason_;
-  record.finished_at_ms = NowMs();
+  record.finished_at_ms = UnixNowMs();
   const std::string json = ToJson(record).dump() + "\n";
   UniqueFd file(
       ::openat(state_dir_, "exit.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
