@@ -18,22 +18,6 @@ constexpr std::string_view kUnitIndent = "     ";
 // What nvidia-smi would need and the daemon did not have: GPUs found on the PCI bus alone.
 constexpr std::string_view kNoDriverLibrary = "no NVIDIA driver library";
 
-std::optional<int64_t> IntegerField(const Json& object, std::string_view key) {
-  const Json* value = FindField(object, key);
-  if (value == nullptr || !value->is_number_integer()) return std::nullopt;
-  return value->get<int64_t>();
-}
-
-std::string StringField(const Json& object, std::string_view key) {
-  const Json* value = FindField(object, key);
-  return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
-}
-
-std::string Field(const Json& object, std::string_view key) {
-  const Json* value = FindField(object, key);
-  return value != nullptr ? DisplayValue(*value) : "-";
-}
-
 // An integer member with a unit after it ("35%", "41C"), or "-" when the driver gave none.
 std::string WithUnit(const Json& object, std::string_view key, std::string_view unit) {
   const std::optional<int64_t> value = IntegerField(object, key);

@@ -66,6 +66,22 @@ std::string DisplayValue(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+std::optional<int64_t> IntegerField(const Json& object, std::string_view key) {
+  const Json* value = FindField(object, key);
+  if (value == nullptr || !value->is_number_integer()) return std::nullopt;
+  return value->get<int64_t>();
+}
+
+std::string StringField(const Json& object, std::string_view key) {
+  const Json* value = FindField(object, key);
+  return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
+}
+
+std::string Field(const Json& object, std::string_view key) {
+  const Json* value = FindField(object, key);
+  return value != nullptr ? DisplayValue(*value) : "-";
+}
+
 std::string FormatDuration(double seconds) {
   // Clamped well below the range of long long; no daemon runs for thirty thousand years.
   constexpr double kMaxSeconds = 1e12;

@@ -2,7 +2,9 @@
 // helpers both share.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -40,6 +42,15 @@ const Json* FindField(const Json& object, std::string_view key);
 
 // A JSON value as a table cell: strings bare, booleans "yes"/"no", null "-", the rest as JSON.
 std::string DisplayValue(const Json& value);
+
+// The integer member `key`, or nothing when it is absent or not an integer.
+std::optional<int64_t> IntegerField(const Json& object, std::string_view key);
+
+// The string member `key`, or "" when it is absent or not a string.
+std::string StringField(const Json& object, std::string_view key);
+
+// The member `key` as a table cell (DisplayValue), or "-" when it is absent.
+std::string Field(const Json& object, std::string_view key);
 
 // "3m12s", "2h0m5s", "1d3h0m0s"; fractions of a second are dropped, negatives read as 0s.
 std::string FormatDuration(double seconds);

@@ -3,11 +3,6 @@
 namespace paddock::cli {
 namespace {
 
-std::string StringField(const Json& object, std::string_view key) {
-  const Json* field = FindField(object, key);
-  return field != nullptr && field->is_string() ? field->get<std::string>() : std::string();
-}
-
 std::vector<InvalidParam> ParseInvalidParams(const Json& document) {
   std::vector<InvalidParam> params;
   const Json* list = FindField(document, "invalid-params");

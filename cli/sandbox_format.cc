@@ -15,27 +15,11 @@ constexpr size_t kCommandColumnWidth = 40;
 // How a shell reports a process killed by the kernel's OOM killer (SIGKILL).
 constexpr int kOomExitStatus = 128 + 9;
 
-std::optional<int64_t> IntegerField(const Json& object, std::string_view key) {
-  const Json* value = FindField(object, key);
-  if (value == nullptr || !value->is_number_integer()) return std::nullopt;
-  return value->get<int64_t>();
-}
-
 // The signal that ended the sandbox, if one did. 0 is no signal (kill(2)'s probe), so a 0 sent
 // for a normal exit reads like the null it stands for.
 std::optional<int64_t> KillingSignal(const Json& sandbox) {
   const std::optional<int64_t> signal = IntegerField(sandbox, "signal");
   return signal && *signal > 0 ? signal : std::nullopt;
-}
-
-std::string StringField(const Json& object, std::string_view key) {
-  const Json* value = FindField(object, key);
-  return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
-}
-
-std::string Field(const Json& object, std::string_view key) {
-  const Json* value = FindField(object, key);
-  return value != nullptr ? DisplayValue(*value) : "-";
 }
 
 // Characters a shell takes literally; anything else gets the word quoted.
