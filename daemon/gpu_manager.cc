@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "base/byte_size.h"
+#include "base/clock.h"
 #include "base/file_util.h"
 #include "base/log.h"
 #include "gpu/cpulist.h"
@@ -22,12 +23,6 @@
 
 namespace paddock {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool AllDigits(const std::string& s) {
   return !s.empty() &&
@@ -177,8 +172,9 @@ Status GpuManager::Start() {
   }
   std::lock_guard<std::mutex> lock(mutex_);
   Discover();
-  auto partitions = ResolvePartitions();
-  ApplyMigLayouts(&partitions);
+  std::map<uint32_t, std::vector<gpu::MigPlacement>> mig_plans;
+  auto partitions = ResolvePartitions(&mig_plans);
+  ApplyMigLayouts(mig_plans);
   partitions_ = partitions;
   auto units = gpu::BuildUnits(gpus_, partitions);
   if (!units.ok()) {
@@ -241,7 +237,8 @@ void GpuManager::Discover() {
   for (std::string& w : inventory.warnings) warnings_.push_back(std::move(w));
 }
 
-std::map<uint32_t, gpu::GpuPartition> GpuManager::ResolvePartitions() {
+std::map<uint32_t, gpu::GpuPartition> GpuManager::ResolvePartitions(
+    std::map<uint32_t, std::vector<gpu::MigPlacement>>* mig_plans) {
   std::map<uint32_t, gpu::GpuPartition> out;
   for (const auto& [key, config] : options_.partitions) {
     const gpu::GpuInfo* found = nullptr;
@@ -271,41 +268,40 @@ std::map<uint32_t, gpu::GpuPartition> GpuManager::ResolvePartitions() {
         partition_errors_[found->index] = plan.status().message();
         continue;
       }
+      (*mig_plans)[found->index] = std::move(plan).value();
     }
     out[found->index] = std::move(partition);
   }
   return out;
 }
 
-void GpuManager::ApplyMigLayouts(std::map<uint32_t, gpu::GpuPartition>* partitions) {
+void GpuManager::ApplyMigLayouts(
+    const std::map<uint32_t, std::vector<gpu::MigPlacement>>& mig_plans) {
   std::set<std::string> recorded_units;
   (void)db_->Query("SELECT unit_id FROM gpu_allocations", {}, [&](const StateDb::Row& r) {
     recorded_units.insert(std::get<std::string>(r[0]));
   });
   bool changed = false;
-  for (const auto& [index, partition] : *partitions) {
-    if (partition.mode != gpu::GpuPartition::Mode::kMig) continue;
-    const gpu::GpuInfo* g = nullptr;
-    for (const gpu::GpuInfo& candidate : gpus_) {
-      if (candidate.index == index) g = &candidate;
-    }
-    auto plan = gpu::PlanMigLayout(g->mig_profiles, partition.mig_layout);
-    if (!plan.ok() || gpu::SameLayout(g->mig_instances, *plan)) continue;
+  for (const auto& [index, plan] : mig_plans) {
+    const gpu::GpuInfo& g = gpus_.at(index);
+    if (gpu::SameLayout(g.mig_instances, plan)) continue;
     const std::string prefix = "gpu" + std::to_string(index) + "/";
     const bool held = std::any_of(recorded_units.begin(), recorded_units.end(),
                                   [&](const std::string& u) { return u.starts_with(prefix); });
-    if (held || !g->processes.empty() || !nvml_) {
+    if (held || !g.processes.empty() || !nvml_) {
       warnings_.push_back("GPU " + std::to_string(index) +
                           ": MIG layout differs from the configuration but the GPU is in use; "
                           "keeping its current instances until it is idle at a daemon start");
       continue;
     }
-    Status applied = gpu::ApplyMigLayout(*nvml_, index, *plan);
+    Status applied = gpu::ApplyMigLayout(*nvml_, index, plan);
     if (!applied.ok()) {
       partition_errors_[index] = "applying the MIG layout failed: " + applied.message();
     } else {
+      std::vector<std::string> profiles;
+      for (const gpu::MigPlacement& p : plan) profiles.push_back(p.profile);
       LogInfo("MIG layout applied",
-              {{"GPU", std::to_string(index)}, {"LAYOUT", Join(partition.mig_layout, ",")}});
+              {{"GPU", std::to_string(index)}, {"LAYOUT", Join(profiles, ",")}});
     }
     changed = true;
   }
@@ -380,7 +376,7 @@ Result<GpuGrant> GpuManager::Grant(const std::string& sandbox_id, const gpu::Gpu
             "INSERT INTO gpu_allocations(unit_id, gpu_uuid, unit_uuid, sandbox_id, memory_limit, "
             "allocated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             {id, gpu_uuid, unit->uuid, sandbox_id, static_cast<int64_t>(request.share_memory_bytes),
-             NowMs()}));
+             UnixNowMs()}));
       }
       return Status::Ok();
     });
@@ -541,6 +537,11 @@ void GpuManager::Reconcile(const std::set<std::string>& running) {
   for (const std::string& id : gone) Release(id);
 }
 
+size_t GpuManager::HistoryCapacity() const {
+  return static_cast<size_t>(std::max<int64_t>(
+      1, options_.history_seconds * 1000 / std::max<int64_t>(1, options_.sample_interval.count())));
+}
+
 size_t GpuManager::gpu_count() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return gpus_.size();
@@ -556,15 +557,10 @@ void GpuManager::SampleLoop() {
   }
 }
 
-std::string GpuManager::SandboxOfPid(int64_t pid) const {
+std::string GpuManager::SandboxOfPid(int64_t pid, const std::set<std::string>& holders) {
   // /proc/<pid>/cgroup names the sandbox's cgroup directory, whose last component is its id.
   std::ifstream file("/proc/" + std::to_string(pid) + "/cgroup");
   std::string line;
-  std::set<std::string> holders;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (const auto& [unit, held] : held_) holders.insert(held.sandbox_id);
-  }
   while (std::getline(file, line)) {
     std::stringstream path(line.substr(line.find(':', line.find(':') + 1) + 1));
     std::string component;
@@ -577,29 +573,29 @@ std::string GpuManager::SandboxOfPid(int64_t pid) const {
 
 void GpuManager::SampleOnce() {
   std::vector<uint32_t> indexes;
+  std::set<std::string> holders;  // only sandboxes holding units can use a GPU
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (const gpu::GpuInfo& g : gpus_) {
       if (g.from_nvml) indexes.push_back(g.index);
     }
+    for (const auto& [unit, held] : held_) holders.insert(held.sandbox_id);
   }
   std::map<uint32_t, gpu::GpuSample> samples;
   for (uint32_t index : indexes) samples[index] = gpu::SampleGpu(*nvml_, index);
   std::map<std::string, std::map<uint32_t, uint64_t>> used;
-  std::map<int64_t, std::string> pid_sandbox;
+  std::map<int64_t, std::string> pid_sandbox;  // every pid looked up once; "" = no sandbox
   for (const auto& [index, sample] : samples) {
     for (const gpu::GpuProcess& p : sample.processes) {
-      const std::string sandbox = SandboxOfPid(p.pid);
-      if (sandbox.empty()) continue;
-      used[sandbox][index] += p.used_memory_bytes;
-      pid_sandbox[p.pid] = sandbox;
+      auto [it, added] = pid_sandbox.try_emplace(p.pid);
+      if (added) it->second = SandboxOfPid(p.pid, holders);
+      if (!it->second.empty()) used[it->second][index] += p.used_memory_bytes;
     }
   }
+  std::erase_if(pid_sandbox, [](const auto& entry) { return entry.second.empty(); });
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    const size_t keep = static_cast<size_t>(std::max<int64_t>(
-        1,
-        options_.history_seconds * 1000 / std::max<int64_t>(1, options_.sample_interval.count())));
+    const size_t keep = HistoryCapacity();
     for (auto& [index, sample] : samples) {
       gpu::GpuInfo& g = gpus_.at(index);
       for (const uint64_t xid : sample.telemetry.xid_errors) {

@@ -100,7 +100,7 @@ class GpuManager {
   void SetStopHandler(
       std::function<void(const std::string& sandbox_id, const std::string& reason)>);
 
-  // GET /api/v1/gpus.
+  // GET /api/v1/gpus. ListJson, HistoryJson and RenderMetrics need Start() to have run.
   nlohmann::json ListJson() const;
   // GET /api/v1/gpus/{uuid}/history; kNotFound for an unknown UUID.
   Result<nlohmann::json> HistoryJson(const std::string& uuid) const;
@@ -125,8 +125,12 @@ class GpuManager {
   };
 
   void Discover();
-  void ApplyMigLayouts(std::map<uint32_t, gpu::GpuPartition>* partitions);
-  std::map<uint32_t, gpu::GpuPartition> ResolvePartitions();
+  // Applies each planned layout (by GPU index) to its GPU when it differs and the GPU is idle.
+  void ApplyMigLayouts(const std::map<uint32_t, std::vector<gpu::MigPlacement>>& mig_plans);
+  // The configured partitions by GPU index; MIG layouts that can apply are planned into
+  // `*mig_plans`, the others recorded in partition_errors_.
+  std::map<uint32_t, gpu::GpuPartition> ResolvePartitions(
+      std::map<uint32_t, std::vector<gpu::MigPlacement>>* mig_plans);
   Status RestoreAllocations();
   Result<GpuGrant> BuildGrant(const gpu::Allocation& allocation, bool own_root) const;
   Status AddDeviceNode(const std::string& name, bool required, GpuGrant* grant) const;
@@ -135,7 +139,9 @@ class GpuManager {
   void SampleLoop();
   void SampleOnce();
   void EnforceShares(const std::map<std::string, std::map<uint32_t, uint64_t>>& used);
-  std::string SandboxOfPid(int64_t pid) const;
+  // The sandbox among `holders` whose cgroup `pid` is in, or "".
+  static std::string SandboxOfPid(int64_t pid, const std::set<std::string>& holders);
+  size_t HistoryCapacity() const;  // samples kept per GPU
   const gpu::Unit* FindUnit(const std::string& unit_id) const;
 
   StateDb* db_;

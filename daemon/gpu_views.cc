@@ -109,8 +109,7 @@ void AddSample(std::string* out, const char* name, const std::string& labels, do
 
 nlohmann::json GpuManager::ListJson() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::map<std::string, std::string> holders;
-  if (allocator_) holders = allocator_->Holders();
+  const std::map<std::string, std::string> holders = allocator_->Holders();
   nlohmann::json gpus = nlohmann::json::array();
   for (const gpu::GpuInfo& g : gpus_) {
     nlohmann::json peers = nlohmann::json::array();
@@ -122,7 +121,7 @@ nlohmann::json GpuManager::ListJson() const {
       if (j != g.index) links[gpus_[j].uuid] = gpu::LinkKindName(links_[g.index][j]);
     }
     nlohmann::json units = nlohmann::json::array();
-    for (const gpu::Unit& u : allocator_ ? allocator_->units() : std::vector<gpu::Unit>{}) {
+    for (const gpu::Unit& u : allocator_->units()) {
       if (u.gpu != g.index) continue;
       auto holder = holders.find(u.id);
       units.push_back(
@@ -193,8 +192,7 @@ Result<nlohmann::json> GpuManager::HistoryJson(const std::string& uuid) const {
     }
     return nlohmann::json{{"uuid", g.uuid},
                           {"interval_ms", options_.sample_interval.count()},
-                          {"capacity", options_.history_seconds * 1000 /
-                                           std::max<int64_t>(1, options_.sample_interval.count())},
+                          {"capacity", HistoryCapacity()},
                           {"samples", samples}};
   }
   return Status::NotFound("no GPU " + uuid);
@@ -247,11 +245,10 @@ void GpuManager::RenderMetrics(std::string* out) const {
       AddSample(out, "paddock_gpu_temperature_celsius", GpuLabels(g), *g.telemetry.temperature_c);
     }
   }
-  std::map<std::string, std::string> holders;
-  if (allocator_) holders = allocator_->Holders();
+  const std::map<std::string, std::string> holders = allocator_->Holders();
   Family(out, "paddock_gpu_units", "gauge", "Units a GPU offers, by kind and whether held.");
   std::map<std::pair<uint32_t, std::string>, std::pair<int, int>> counts;
-  for (const gpu::Unit& u : allocator_ ? allocator_->units() : std::vector<gpu::Unit>{}) {
+  for (const gpu::Unit& u : allocator_->units()) {
     auto& c = counts[{u.gpu, UnitKindName(u.kind)}];
     (holders.count(u.id) != 0 ? c.second : c.first)++;
   }

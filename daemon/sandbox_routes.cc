@@ -120,11 +120,7 @@ std::variant<SandboxRequest, HttpResponse> ParseRequest(const nlohmann::json& bo
   }
   if (body.contains("gpus")) {
     auto gpus = GpuRequestFromJson(body["gpus"]);
-    if (!gpus.ok()) {
-      const std::string& m = gpus.status().message();
-      const auto colon = m.find(':');
-      return InvalidParam(m.substr(0, colon), m.substr(colon + 2));
-    }
+    if (!gpus.ok()) return SandboxProblem(gpus.status());
     r.gpus = *gpus;
     r.gpus_json = body["gpus"];
   }
