@@ -1,18 +1,27 @@
-// Units, the allocator and MIG layout planning, on models of real machines.
+// Units, the allocator and MIG layout planning, on models of real machines and on the inventories
+// built from the real fixture machines.
 //
 // The property tests run seeded random sequences of requests and releases against each machine
 // and check every whole-GPU decision against tests/unit/gpu_alloc_brute_force.h, plus the
 // holding invariants after every step. A failure prints the machine, seed and step.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <functional>
 #include <random>
 #include <set>
 
 #include "gpu/allocator.h"
+#include "gpu/inventory.h"
 #include "gpu/mig_layout.h"
+#include "gpu/nvml_discovery.h"
+#include "gpu/nvml_library.h"
+#include "gpu/topology.h"
 #include "tests/unit/gpu_alloc_brute_force.h"
+#include "tests/unit/temp_dir.h"
 
 namespace paddock::gpu {
 namespace {
@@ -307,31 +316,52 @@ std::string Describe(const GpuRequest& r) {
   return s + " nvlink=" + std::to_string(r.nvlink) + " same_numa=" + std::to_string(r.same_numa);
 }
 
-// No unit held twice is the holders map's nature; what is left to check is that a held whole GPU
-// has no other held unit on it.
+// No unit held twice is the holders map's nature; what is left to check is that every held unit
+// exists and that a held whole GPU has no other held unit on it.
 void CheckInvariants(const Allocator& allocator) {
   const auto holders = allocator.Holders();
   std::map<uint32_t, int> held_units;
   std::set<uint32_t> held_whole;
+  size_t known = 0;
   for (const Unit& u : allocator.units()) {
     if (holders.count(u.id) == 0) continue;
+    ++known;
     ++held_units[u.gpu];
     if (u.kind == UnitKind::kWhole) held_whole.insert(u.gpu);
   }
+  ASSERT_EQ(known, holders.size()) << "a holder for a unit that does not exist";
   for (uint32_t gpu : held_whole) ASSERT_EQ(held_units[gpu], 1) << "gpu " << gpu;
 }
 
+std::string Set(const std::vector<uint32_t>& gpus) {
+  std::string s = "{";
+  for (uint32_t g : gpus) s += std::to_string(g) + ",";
+  return s + "}";
+}
+
+// How many count decisions a sequence granted and refused: a sequence that never did one of
+// them proved nothing about it.
+struct CountDecisions {
+  int granted = 0;
+  int refused = 0;
+};
+
 void CheckCountDecision(const Machine& m, const Allocator& before_state,
                         const std::vector<uint32_t>& free, const GpuRequest& request,
-                        const Result<Allocation>& result) {
+                        const Result<Allocation>& result, CountDecisions* decisions) {
+  SCOPED_TRACE("free " + Set(free));
   const auto expected = BruteForceBest(m.gpus, m.links, free, request);
   if (expected.found) {
-    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    ASSERT_TRUE(result.ok()) << "refused, brute force grants " << Set(expected.gpus) << ": "
+                             << result.status().ToString();
     ASSERT_EQ(Evaluate(m.links, free, result->gpus), expected.objective);
     ASSERT_EQ(result->gpus, expected.gpus);
+    ASSERT_EQ(result->unit_ids.size(), request.count);
+    ++decisions->granted;
     return;
   }
-  ASSERT_FALSE(result.ok());
+  ASSERT_FALSE(result.ok()) << "granted " << Set(result->gpus) << ", brute force finds no set";
+  ++decisions->refused;
   std::vector<uint32_t> all;
   for (const Unit& u : before_state.units()) {
     if (u.kind == UnitKind::kWhole) all.push_back(u.gpu);
@@ -342,7 +372,14 @@ void CheckCountDecision(const Machine& m, const Allocator& before_state,
       << result.status().ToString();
 }
 
-void RunRandomSequence(const Machine& m, uint32_t seed, int steps) {
+using RequestFn =
+    std::function<GpuRequest(std::mt19937&, const Machine&, const std::vector<Unit>&)>;
+
+void RunRandomSequence(const Machine& m, uint32_t seed, int steps,
+                       const RequestFn& next_request = RandomRequest,
+                       CountDecisions* decisions = nullptr) {
+  CountDecisions ignored;
+  if (decisions == nullptr) decisions = &ignored;
   auto units = BuildUnits(m.gpus, m.partitions);
   ASSERT_TRUE(units.ok()) << units.status().ToString();
   Allocator allocator(m.gpus, m.links, *units);
@@ -367,7 +404,7 @@ void RunRandomSequence(const Machine& m, uint32_t seed, int steps) {
       owners.erase(owners.begin() + static_cast<long>(i));
       continue;
     }
-    const GpuRequest request = RandomRequest(rng, m, *units);
+    const GpuRequest request = next_request(rng, m, *units);
     SCOPED_TRACE(Describe(request));
     const std::vector<uint32_t> free = FreeWholeGpus(allocator);
     const std::string owner = "owner" + std::to_string(next_owner++);
@@ -386,7 +423,7 @@ void RunRandomSequence(const Machine& m, uint32_t seed, int steps) {
       owners.push_back(owner);
     }
     if (request.count > 0) {
-      ASSERT_NO_FATAL_FAILURE(CheckCountDecision(m, allocator, free, request, result));
+      ASSERT_NO_FATAL_FAILURE(CheckCountDecision(m, allocator, free, request, result, decisions));
     }
     ASSERT_NO_FATAL_FAILURE(CheckInvariants(allocator));
   }
@@ -415,6 +452,110 @@ TEST(AllocatorPropertyTest, MatchesBruteForceOnRandomTopologies) {
   }
   for (uint32_t seed = 1000; seed < 1012; ++seed) {
     ASSERT_NO_FATAL_FAILURE(RunRandomSequence(RandomMachine(seed, 16), seed, 120));
+  }
+}
+
+// --- Real fixture machines -----------------------------------------------------------------------
+//
+// The inventories the daemon builds: from an hwloc export without NVML (tests/fixtures/hwloc), or
+// from the test NVML library on a machine description (tests/fixtures/machines) without hwloc.
+
+std::string Fixture(const std::string& relative) {
+  return std::string(PADDOCK_SOURCE_DIR) + "/tests/fixtures/" + relative;
+}
+
+Inventory InventoryFromHwloc(const std::string& file) {
+  auto topology = Topology::LoadXml(Fixture("hwloc/" + file));
+  EXPECT_TRUE(topology.ok()) << topology.status().ToString();
+  if (!topology.ok()) return {};
+  InventorySources sources;
+  sources.topology = &*topology;
+  return BuildInventory(sources);
+}
+
+Inventory InventoryFromNvml(const std::string& file) {
+  TempDir dir;
+  const std::string path = dir.Join("machine.json");
+  std::filesystem::copy_file(Fixture("machines/" + file), path);
+  ::setenv("PADDOCK_NVML_MOCK", path.c_str(), 1);
+  Inventory inventory;
+  {
+    auto lib = NvmlLibrary::Open(PADDOCK_TEST_NVML_LIBRARY);
+    EXPECT_TRUE(lib.ok()) << lib.status().ToString();
+    if (lib.ok()) {
+      auto snapshot = DiscoverNvmlGpus(**lib);
+      EXPECT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+      if (snapshot.ok()) {
+        const NvmlGpuList list{snapshot->gpus, snapshot->links};
+        InventorySources sources;
+        sources.nvml = &list;
+        inventory = BuildInventory(sources);
+      }
+    }
+  }
+  ::unsetenv("PADDOCK_NVML_MOCK");
+  return inventory;
+}
+
+// The brute force indexes links by GPU index, the inventory by position: they must agree, and
+// the matrix must be square and symmetric for the brute force to read it as the allocator does.
+void CheckInventoryShape(const Inventory& inventory) {
+  const size_t n = inventory.gpus.size();
+  ASSERT_EQ(inventory.links.size(), n);
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(inventory.gpus[i].index, i);
+    ASSERT_EQ(inventory.links[i].size(), n);
+    ASSERT_EQ(inventory.links[i][i], LinkKind::kSelf);
+    for (size_t j = 0; j < n; ++j) {
+      ASSERT_EQ(inventory.links[i][j], inventory.links[j][i]) << i << " " << j;
+    }
+  }
+}
+
+// Whole-GPU requests only: any count up to the machine's size, with either constraint.
+GpuRequest RandomCountRequest(std::mt19937& rng, const Machine& m, const std::vector<Unit>&) {
+  GpuRequest r = Count(1 + rng() % static_cast<uint32_t>(m.gpus.size()));
+  r.nvlink = rng() % 3 == 0;
+  r.same_numa = rng() % 3 == 0;
+  return r;
+}
+
+void RunOnFixture(const std::string& file, const Inventory& inventory, size_t expected_gpus,
+                  bool expected_nvml) {
+  SCOPED_TRACE(file);
+  ASSERT_EQ(inventory.gpus.size(), expected_gpus);
+  ASSERT_EQ(inventory.nvml, expected_nvml);
+  ASSERT_NO_FATAL_FAILURE(CheckInventoryShape(inventory));
+  const Machine m{file, inventory.gpus, inventory.links, {}};
+  auto units = BuildUnits(m.gpus, m.partitions);
+  ASSERT_TRUE(units.ok()) << units.status().ToString();
+  ASSERT_EQ(units->size(), m.gpus.size());
+  CountDecisions decisions;
+  ASSERT_NO_FATAL_FAILURE(RunRandomSequence(m, 20240601, 2000, RandomCountRequest, &decisions));
+  EXPECT_GT(decisions.granted, 0);
+  EXPECT_GT(decisions.refused, 0);
+}
+
+TEST(FixturePlacementTest, HwlocMachinesWithoutNvml) {
+  const std::pair<const char*, size_t> kMachines[] = {
+      {"nvidiaDGX2.xml", 16},        {"32em64t-2n8c2t-pci-normalio.xml", 3},
+      {"24em64t-2n6c2t-pci.xml", 3}, {"64intel64-3g2n+2n-irregulargroups+pci.xml", 2},
+      {"power8gpudistances.xml", 4},
+  };
+  for (const auto& [file, gpus] : kMachines) {
+    ASSERT_NO_FATAL_FAILURE(RunOnFixture(file, InventoryFromHwloc(file), gpus, false));
+  }
+}
+
+TEST(FixturePlacementTest, NvmlMachinesWithoutHwloc) {
+  const std::pair<const char*, size_t> kMachines[] = {
+      {"dgx-a100-80gb.json", 8},
+      {"h100-pcie-4x.json", 4},
+      {"rtx4090-2x.json", 2},
+      {"h100-mig.json", 2},
+  };
+  for (const auto& [file, gpus] : kMachines) {
+    ASSERT_NO_FATAL_FAILURE(RunOnFixture(file, InventoryFromNvml(file), gpus, true));
   }
 }
 
