@@ -26,6 +26,7 @@
 #include "sandbox/network.h"
 #include "sandbox/seccomp_policy.h"
 #include "sandbox/supervisor.h"
+#include "sandbox/terminal.h"
 #include "sandbox/workload.h"
 
 namespace paddock::sandbox {
@@ -92,6 +93,17 @@ int Main(int argc, char** argv) {
   Status s = !state          ? Status::FromErrno("open " + state_dir)
              : !message.ok() ? message.status()
                              : PrepareNamespaces(message->spec);
+  // The terminal's control socket is bound while the host's state directory is still reachable
+  // by path; after the pivot only the descriptor is.
+  UniqueFd terminal_control;
+  if (s.ok() && message->spec.tty) {
+    auto listener = ListenTerminalControl(state.get());
+    if (listener.ok()) {
+      terminal_control = std::move(listener).value();
+    } else {
+      s = listener.status().WithContext("terminal control socket");
+    }
+  }
   if (s.ok()) s = EnterSandboxFilesystem(message->spec, JoinPath(state_dir, "root"));
   if (s.ok() && ::prctl(PR_SET_DUMPABLE, 0) != 0) s = Status::FromErrno("PR_SET_DUMPABLE");
   if (!s.ok()) {
@@ -107,7 +119,8 @@ int Main(int argc, char** argv) {
   }
   Reply("ok");
   ::close(kReplyFd);
-  Supervisor supervisor(spec, state.get(), std::move(workload).value());
+  Supervisor supervisor(spec, state.get(), std::move(workload).value(),
+                        std::move(terminal_control));
   supervisor.Run();
   return 0;
 }

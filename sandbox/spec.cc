@@ -91,6 +91,10 @@ Status Validate(const SandboxSpec& spec) {
   if (spec.timeout_ms < 0) return Status::InvalidArgument("timeout_ms: must not be negative");
   if (spec.stop_grace_ms < 0) return Status::InvalidArgument("stop_grace_ms: must not be negative");
   if (spec.log_max_bytes < 4096) return Status::InvalidArgument("log_max_bytes: at least 4096");
+  if (spec.tty && (spec.tty->rows < 1 || spec.tty->rows > 4096 || spec.tty->cols < 1 ||
+                   spec.tty->cols > 4096)) {
+    return Status::InvalidArgument("tty: rows and cols must be 1..4096");
+  }
   return Status::Ok();
 }
 
@@ -140,6 +144,7 @@ nlohmann::json ToJson(const SandboxSpec& s) {
                       {"timeout_ms", s.timeout_ms},
                       {"stop_grace_ms", s.stop_grace_ms},
                       {"log_max_bytes", s.log_max_bytes}};
+  if (s.tty) j["tty"] = {{"rows", s.tty->rows}, {"cols", s.tty->cols}};
   return j;
 }
 
@@ -176,6 +181,11 @@ Result<SandboxSpec> SpecFromJson(const nlohmann::json& j) {
     s.timeout_ms = j.at("timeout_ms");
     s.stop_grace_ms = j.at("stop_grace_ms");
     s.log_max_bytes = j.at("log_max_bytes");
+    // Absent for sandboxes without a terminal (and in specs recorded before terminals existed).
+    if (j.contains("tty") && !j.at("tty").is_null()) {
+      s.tty = TerminalSize{j.at("tty").at("rows").get<uint16_t>(),
+                           j.at("tty").at("cols").get<uint16_t>()};
+    }
     return s;
   } catch (const nlohmann::json::exception& e) {
     return Status::InvalidArgument(std::string("sandbox spec: ") + e.what());

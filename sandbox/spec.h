@@ -43,6 +43,13 @@ struct ProcessLimits {
   std::optional<uint64_t> memlock;  // CUDA pins host memory; unset keeps the host default
 };
 
+// A terminal's size in character cells.
+struct TerminalSize {
+  uint16_t rows = 24;  // 1..4096
+  uint16_t cols = 80;  // 1..4096
+  friend bool operator==(const TerminalSize&, const TerminalSize&) = default;
+};
+
 struct SandboxSpec {
   std::string id;                 // [a-z0-9-], also the hostname unless `hostname` is set
   std::vector<std::string> argv;  // argv[0] is looked up in PATH of `env` when it has no '/'
@@ -66,6 +73,10 @@ struct SandboxSpec {
   int64_t timeout_ms = 0;            // 0: no time limit
   int64_t stop_grace_ms = 10000;     // SIGTERM to SIGKILL
   uint64_t log_max_bytes = 8 << 20;  // per stream, before rotating to <name>.1
+  // Set: the workload gets a pseudo-terminal of this size as stdin, stdout, stderr and
+  // controlling terminal; what it writes lands in stdout.log (stderr.log stays empty), and
+  // input and resizes reach it through <state_dir>/tty.sock (terminal.h).
+  std::optional<TerminalSize> tty;
 };
 
 // Checks the spec's shape; errors are kInvalidArgument whose message starts with the field name.

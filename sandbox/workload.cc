@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 
 #include "base/pipe.h"
 #include "sandbox/process_setup.h"
+#include "sandbox/terminal.h"
 
 namespace paddock::sandbox {
 namespace {
@@ -67,11 +69,32 @@ int Lift(int fd) {
   return lifted;
 }
 
+// Where the workload's stdio goes: `in` is -1 for /dev/null. With a terminal all three are its
+// slave, which also becomes the controlling terminal.
+struct Stdio {
+  int in = -1;
+  int out = -1;
+  int err = -1;
+  bool terminal = false;
+};
+
+void ConnectStdio(Stdio stdio) {
+  const int null = stdio.in < 0 ? ::open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
+  const int in = stdio.in < 0 ? null : stdio.in;
+  if (in < 0 || ::dup2(in, 0) != 0 || ::dup2(stdio.out, 1) != 1 || ::dup2(stdio.err, 2) != 2) {
+    Fail(Status::FromErrno("stdio"));
+  }
+  if (stdio.terminal && ::ioctl(0, TIOCSCTTY, 0) != 0) {
+    Fail(Status::FromErrno("make the terminal the controlling one"));
+  }
+}
+
 [[noreturn]] void BecomeWorkload(const SandboxSpec& spec, const LastStep& last_step, int report,
-                                 int out, int err, int map_request, int map_done) {
+                                 Stdio stdio, int map_request, int map_done) {
   report = Lift(report);
-  out = Lift(out);
-  err = Lift(err);
+  if (stdio.in >= 0) stdio.in = Lift(stdio.in);
+  stdio.out = Lift(stdio.out);
+  stdio.err = Lift(stdio.err);
   if (::dup2(report, kReportFd) != kReportFd) ::_exit(126);
   ::fcntl(kReportFd, F_SETFD, FD_CLOEXEC);
   // paddock-init blocks signals for its signalfd and inherits ignored ones (SIGPIPE) from the
@@ -85,10 +108,7 @@ int Lift(int fd) {
   if (::setsid() < 0) Fail(Status::FromErrno("setsid"));
   // If paddock-init dies, so does the workload (the pid namespace would end anyway).
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail(Status::FromErrno("PR_SET_PDEATHSIG"));
-  const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null < 0 || ::dup2(null, 0) != 0 || ::dup2(out, 1) != 1 || ::dup2(err, 2) != 2) {
-    Fail(Status::FromErrno("stdio"));
-  }
+  ConnectStdio(stdio);
   Check(ClearSupplementaryGroups());
   Check(ApplyProcessLimits(spec.limits));
   if (spec.user_namespace) {
@@ -124,15 +144,27 @@ Result<Workload> StartWorkload(const SandboxSpec& spec, const LastStep& last_ste
   for (const auto* p : {&report, &out, &err, &map_request, &map_done}) {
     if (!p->ok()) return p->status();
   }
+  TerminalPair terminal;
+  Stdio stdio{-1, out->write.get(), err->write.get(), false};
+  if (spec.tty) {
+    // The slave belongs to whoever the workload is on the host.
+    auto opened = OpenTerminal(*spec.tty, spec.user_namespace ? spec.host_uid : spec.uid,
+                               spec.user_namespace ? spec.host_gid : spec.gid);
+    if (!opened.ok()) return opened.status().WithContext("terminal");
+    terminal = std::move(opened).value();
+    const int slave = terminal.slave.get();
+    stdio = {slave, slave, slave, true};
+  }
   const pid_t pid = ::fork();
   if (pid < 0) return Status::FromErrno("fork workload");
   if (pid == 0) {
-    BecomeWorkload(spec, last_step, report->write.get(), out->write.get(), err->write.get(),
-                   map_request->write.get(), map_done->read.get());
+    BecomeWorkload(spec, last_step, report->write.get(), stdio, map_request->write.get(),
+                   map_done->read.get());
   }
   report->write.reset();
   out->write.reset();
   err->write.reset();
+  terminal.slave.reset();
   map_request->write.reset();
   map_done->read.reset();
   if (spec.user_namespace) {
@@ -154,7 +186,11 @@ Result<Workload> StartWorkload(const SandboxSpec& spec, const LastStep& last_ste
     ::waitpid(pid, nullptr, 0);
     return Status::FailedPrecondition("starting the workload: " + failure);
   }
-  return Workload{pid, std::move(out->read), std::move(err->read)};
+  if (terminal.master) {
+    ::fcntl(terminal.master.get(), F_SETFL, O_NONBLOCK);
+    return Workload{pid, UniqueFd(), UniqueFd(), std::move(terminal.master)};
+  }
+  return Workload{pid, std::move(out->read), std::move(err->read), UniqueFd()};
 }
 
 }  // namespace paddock::sandbox

@@ -1,6 +1,7 @@
 // Starting the workload: paddock-init forks, and the child becomes the user's command through the
 // steps of process_setup.h, in this order:
-//   new session, PDEATHSIG, stdio -> log pipes, clear groups, rlimits, [unshare user namespace;
+//   new session, PDEATHSIG, stdio -> log pipes (or the terminal, which becomes the controlling
+//   one), clear groups, rlimits, [unshare user namespace;
 //   wait for paddock-init to write the id maps], drop bounding/ambient caps, switch uid/gid,
 //   clear capability sets, NO_NEW_PRIVS, cwd, seccomp, close every other fd, execve.
 // A failing step is reported back over a close-on-exec pipe, so StartWorkload() knows whether the
@@ -19,8 +20,9 @@ namespace paddock::sandbox {
 
 struct Workload {
   pid_t pid = -1;
-  UniqueFd stdout_pipe;  // read ends of the workload's stdout and stderr
+  UniqueFd stdout_pipe;  // read ends of the workload's stdout and stderr (no terminal)
   UniqueFd stderr_pipe;
+  UniqueFd terminal;  // the terminal's master (spec.tty), non-blocking; the pipes are then unset
 };
 
 // Runs in the child right before execve, after NO_NEW_PRIVS; returns 0 or -errno. Must not

@@ -18,6 +18,7 @@
 #include "sandbox/init_process.h"
 #include "sandbox/launcher.h"
 #include "sandbox/seccomp_policy.h"
+#include "sandbox/terminal.h"
 #include "tests/unit/temp_dir.h"
 
 namespace paddock::sandbox {
@@ -305,6 +306,87 @@ TEST_F(SandboxTest, LogsRotatePastTheCap) {
   // 200 lines of 41 bytes = 8200: two full files of 4096 (the older one gone), 8 bytes left.
   EXPECT_EQ(o.out.size(), 8200u % 4096u);
   EXPECT_EQ(std::filesystem::file_size(JoinPath(StateDir(spec), "stdout.log.1")), 4096u);
+}
+
+// Waits until <state_dir>/stdout.log contains `needle`; returns the log.
+std::string WaitForLog(const std::string& state_dir, const std::string& needle) {
+  std::string text;
+  for (int i = 0; i < 1000 && text.find(needle) == std::string::npos; ++i) {
+    auto read = ReadFileToString(JoinPath(state_dir, "stdout.log"));
+    text = read.ok() ? *read : "";
+    if (text.find(needle) == std::string::npos) ::usleep(10000);
+  }
+  return text;
+}
+
+TEST_F(SandboxTest, TerminalIsTheControllingTtyAndTakesInputAndResizes) {
+  // A shell reading commands from its terminal: what we type is run, resizes reach `stty`, and
+  // Ctrl-C interrupts the foreground command through the terminal's line discipline. The
+  // terminal echoes what is typed, so each awaited line is one only the command's output has.
+  SandboxSpec spec = Spec({"/bin/sh"});
+  spec.tty = TerminalSize{30, 100};
+  auto launched = Start(spec);
+  ASSERT_TRUE(launched.ok()) << launched.status().ToString();
+  const std::string dir = StateDir(spec);
+  ASSERT_TRUE(
+      SendTerminalInput(dir, "tty; stty size; test -t 0 && echo stdin-is-a-$(echo tty)\n").ok());
+  std::string log = WaitForLog(dir, "stdin-is-a-tty\r\n");
+  EXPECT_NE(log.find("/dev/pts/0"), std::string::npos) << log;
+  EXPECT_NE(log.find("30 100"), std::string::npos) << log;
+
+  ASSERT_TRUE(ResizeTerminal(dir, {50, 132}).ok());
+  ASSERT_TRUE(SendTerminalInput(dir, "stty size\n").ok());
+  log = WaitForLog(dir, "50 132");
+  EXPECT_NE(log.find("50 132"), std::string::npos) << log;
+
+  ASSERT_TRUE(SendTerminalInput(dir, "sleep 100\n").ok());
+  ::usleep(200000);
+  ASSERT_TRUE(SendTerminalInput(dir, "\x03").ok());  // Ctrl-C
+  ASSERT_TRUE(SendTerminalInput(dir, "echo sleep-ended-with $?\n").ok());
+  log = WaitForLog(dir, "sleep-ended-with 130");
+  EXPECT_NE(log.find("sleep-ended-with 130"), std::string::npos) << log;
+
+  ASSERT_TRUE(SendTerminalInput(dir, "exit 3\n").ok());
+  Outcome o = Finish(spec, std::move(launched).value());
+  EXPECT_EQ(o.exit.exit_code, 3);
+  EXPECT_EQ(o.err, "");  // a terminal has one stream
+  // Once the sandbox has ended, nobody takes input: a clear error, not a hang.
+  Status late = SendTerminalInput(dir, "x");
+  EXPECT_EQ(late.code(), StatusCode::kUnavailable) << late.ToString();
+}
+
+TEST_F(SandboxTest, TerminalControlRejectsBadInputAndSandboxesWithoutATerminal) {
+  SandboxSpec spec = Spec({"/bin/sleep", "30"});
+  spec.stop_grace_ms = 100;
+  auto launched = Start(spec);
+  ASSERT_TRUE(launched.ok()) << launched.status().ToString();
+  EXPECT_EQ(SendTerminalInput(StateDir(spec), "ls\n").code(), StatusCode::kUnavailable);
+  EXPECT_EQ(SendTerminalInput(StateDir(spec), "").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(SendTerminalInput(StateDir(spec), std::string(kMaxTerminalInput + 1, 'x')).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ResizeTerminal(StateDir(spec), {0, 80}).code(), StatusCode::kInvalidArgument);
+  ASSERT_EQ(::syscall(SYS_pidfd_send_signal, launched->pidfd.get(), SIGTERM, nullptr, 0), 0);
+  Finish(spec, std::move(launched).value());
+
+  SandboxSpec bad = Spec({"/bin/true"});
+  bad.tty = TerminalSize{0, 80};
+  EXPECT_EQ(Start(bad).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(TerminalMessageTest, ParsesInputAndResizeAndRejectsEverythingElse) {
+  auto input = ParseTerminalMessage("iabc");
+  ASSERT_TRUE(input.ok());
+  EXPECT_EQ(input->kind, TerminalMessage::Kind::kInput);
+  EXPECT_EQ(input->input, "abc");
+  auto resize = ParseTerminalMessage(std::string("w\x01\x02\x00\x50", 5));
+  ASSERT_TRUE(resize.ok());
+  EXPECT_EQ(resize->kind, TerminalMessage::Kind::kResize);
+  EXPECT_EQ(resize->size, (TerminalSize{258, 80}));
+  for (std::string bad :
+       {std::string(""), std::string("i"), std::string("x123"), std::string("w\x00\x00\x00\x50", 5),
+        std::string("w\x00\x01", 3), "i" + std::string(kMaxTerminalInput + 1, 'a')}) {
+    EXPECT_FALSE(ParseTerminalMessage(bad).ok()) << bad.size();
+  }
 }
 
 TEST_F(SandboxTest, NoSeccompProgramMeansNoSandbox) {
