@@ -40,6 +40,7 @@ struct Exchange {
   std::string method;
   std::string url;
   std::string body;  // a string, never a null pointer: POSTFIELDS(nullptr) would read stdin
+  std::string content_type = "application/json";  // of a non-empty body
   CurlList headers;
   char error_text[CURL_ERROR_SIZE] = {};
   ApiResponse response;
@@ -69,7 +70,8 @@ Status BuildHeaders(const ApiEndpoint& endpoint, Exchange& exchange) {
   PADDOCK_RETURN_IF_ERROR(
       AppendHeader(exchange.headers, "Accept: application/json, application/problem+json"));
   if (!exchange.body.empty()) {
-    PADDOCK_RETURN_IF_ERROR(AppendHeader(exchange.headers, "Content-Type: application/json"));
+    PADDOCK_RETURN_IF_ERROR(
+        AppendHeader(exchange.headers, "Content-Type: " + exchange.content_type));
   }
   // The unix socket identifies callers by their credentials; a token is for TCP only.
   if (endpoint.UsesTcp() && !endpoint.token.empty()) {
@@ -297,6 +299,10 @@ Result<ApiResponse> ApiClient::Post(std::string_view path, std::string_view json
   return Send("POST", path, json_body);
 }
 
+Result<ApiResponse> ApiClient::PostBytes(std::string_view path, std::string_view body) const {
+  return Send("POST", path, body, "application/octet-stream");
+}
+
 Result<ApiResponse> ApiClient::Delete(std::string_view path) const {
   return Send("DELETE", path, {});
 }
@@ -317,14 +323,15 @@ Status ApiClient::CheckSocketReachable() const {
 }
 
 Result<ApiResponse> ApiClient::Send(std::string_view method, std::string_view path,
-                                    std::string_view json_body) const {
+                                    std::string_view body, std::string_view content_type) const {
   if (!UsesTcp()) PADDOCK_RETURN_IF_ERROR(CheckSocketReachable());
   CurlEasy curl(curl_easy_init());
   if (!curl) return Status::Internal("curl_easy_init failed");
 
   Exchange exchange;
   exchange.method = method;
-  exchange.body = json_body;
+  exchange.body = body;
+  exchange.content_type = content_type;
   exchange.url = RequestUrl(endpoint_, path);
   PADDOCK_RETURN_IF_ERROR(BuildHeaders(endpoint_, exchange));
   PADDOCK_RETURN_IF_ERROR(ConfigureTransfer(curl.get(), endpoint_, exchange));
@@ -362,6 +369,7 @@ Status ApiClient::Stream(std::span<StreamRequest> requests, const StreamHooks& h
     CollectFinished(session.multi, endpoint_);
     ExpireUnanswered(session, transfers, endpoint_, answer_deadline);
     if (hooks.after_each_round) hooks.after_each_round();
+    if (hooks.stop_early && hooks.stop_early()) return Status::Ok();
     const bool all_done = std::all_of(transfers.begin(), transfers.end(),
                                       [](const auto& transfer) { return transfer->done; });
     if (running == 0 || all_done) return Status::Ok();

@@ -56,6 +56,9 @@ struct StreamRequest {
 struct StreamHooks {
   int wake_fd = -1;
   std::function<void()> after_each_round;
+  // Asked after every round: true ends Stream() at once, leaving unfinished requests as they are
+  // (their `transport` OK, their response possibly partial), e.g. when the user detaches.
+  std::function<bool()> stop_early;
 };
 
 class ApiClient {
@@ -66,6 +69,8 @@ class ApiClient {
   // be reached or the exchange breaks off (refused, no socket, timeout, reset).
   Result<ApiResponse> Get(std::string_view path) const;
   Result<ApiResponse> Post(std::string_view path, std::string_view json_body) const;
+  // POSTs raw bytes (application/octet-stream), e.g. input for a sandbox's terminal.
+  Result<ApiResponse> PostBytes(std::string_view path, std::string_view body) const;
   Result<ApiResponse> Delete(std::string_view path) const;
 
   // Runs the GETs concurrently until each has ended, filling in their `transport` and `response`.
@@ -79,8 +84,8 @@ class ApiClient {
   std::string Describe() const;
 
  private:
-  Result<ApiResponse> Send(std::string_view method, std::string_view path,
-                           std::string_view json_body) const;
+  Result<ApiResponse> Send(std::string_view method, std::string_view path, std::string_view body,
+                           std::string_view content_type = "application/json") const;
   // Gives a clear reason for the common unix-socket failures before curl's generic one.
   Status CheckSocketReachable() const;
   bool UsesTcp() const { return endpoint_.UsesTcp(); }

@@ -16,6 +16,8 @@ constexpr char kRunFooter[] =
     "  --gpus mig:1g.10gb        one MIG instance of that profile\n"
     "  --gpus share:10G          a share of a shared GPU, capped at 10G of its memory\n"
     "  --gpus GPU-...,MIG-...    these GPUs or MIG instances, by UUID\n"
+    "\nWith --tty the command gets a terminal and yours is attached to it: keys (Ctrl-C too) go\n"
+    "to the sandbox, Ctrl-P Ctrl-Q detaches and leaves it running (`paddock sandbox attach ID`).\n"
     "\nExit status: in the foreground, the sandbox's own: its exit code, 128+N when signal N\n"
     "ended it (143 after `sandbox stop`, Ctrl-C or --timeout), 137 when it ran out of memory.\n"
     "With --detach, 0 once the sandbox has started. When it cannot be started or followed:\n"
@@ -95,7 +97,8 @@ void AddRunCommand(CLI::App& sandbox, SandboxArgs& args, Command& command) {
   run->add_option("--env", flags.env, "Environment variable KEY=VALUE")
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
-  run->add_flag("--tty", args.run.tty, "Give the command a terminal (not supported yet)");
+  run->add_flag("-t,--tty", args.run.tty,
+                "Give the command a terminal and attach ours to it (Ctrl-P Ctrl-Q detaches)");
   run->add_flag("-d,--detach", args.run.detach, "Print the new sandbox's id and return at once");
   run->add_option("CMD", args.run.command, "The command and its arguments")
       ->type_name("ARGS")
@@ -120,6 +123,12 @@ void AddManagementCommands(CLI::App& sandbox, SandboxArgs& args, Command& comman
   sandbox.add_subcommand("ls", "List sandboxes, newest first")->callback([&] {
     command = RunSandboxList;
   });
+
+  CLI::App* attach =
+      sandbox.add_subcommand("attach", "Attach to the terminal of a sandbox run with --tty");
+  attach->add_option("ID", args.id, "Sandbox id")->required();
+  attach->callback(
+      [&] { command = [&args](const CommandContext& c) { return RunSandboxAttach(c, args.id); }; });
 
   CLI::App* inspect = sandbox.add_subcommand("inspect", "Show a sandbox");
   inspect->add_option("ID", args.id, "Sandbox id")->required();

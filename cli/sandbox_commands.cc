@@ -16,6 +16,7 @@
 #include "cli/output.h"
 #include "cli/reply.h"
 #include "cli/sandbox_format.h"
+#include "cli/terminal_attach.h"
 
 namespace paddock::cli {
 namespace {
@@ -56,7 +57,13 @@ Json CreateRequest(const SandboxRunArgs& args) {
   }
   if (args.root) request["root"] = *args.root;
   if (args.gpus) request["gpus"] = Json(*args.gpus);
-  if (args.tty) request["tty"] = true;
+  if (args.tty) {
+    request["tty"] = true;
+    // The sandbox's terminal starts as big as ours, so full-screen programs draw right at once.
+    if (const std::optional<TerminalDimensions> size = LocalTerminalSize()) {
+      request["tty_size"] = {{"rows", size->rows}, {"cols", size->cols}};
+    }
+  }
   return request;
 }
 
@@ -215,8 +222,10 @@ ExitCode StreamForeground(const CommandContext& context, const std::string& id,
   ForegroundStopper stopper(context, id, interrupts, streams);
   stopper.Check();  // Ctrl-C while the sandbox was being created
   std::vector<StreamRequest> requests = LogRequests(id, streams, /*follow=*/true);
-  const Status driven = context.client.Stream(
-      requests, {.wake_fd = interrupts.fd(), .after_each_round = [&stopper] { stopper.Check(); }});
+  const Status driven =
+      context.client.Stream(requests, {.wake_fd = interrupts.fd(),
+                                       .after_each_round = [&stopper] { stopper.Check(); },
+                                       .stop_early = nullptr});
   const ExitCode streamed = JudgeStreams(context, driven, requests);
   if (streamed == ExitCode::kUnreachable) {
     std::cerr << "paddock: " << id << " may still be running; see `paddock sandbox inspect " << id
@@ -225,21 +234,9 @@ ExitCode StreamForeground(const CommandContext& context, const std::string& id,
   return streamed;
 }
 
-ExitCode RunForeground(const CommandContext& context, const Json& request) {
-  std::string id;
-  {
-    // Installed before the sandbox exists, so that Ctrl-C during its creation cannot leave it
-    // running with nobody watching.
-    Result<std::unique_ptr<InterruptGuard>> interrupts = InterruptGuard::Install();
-    if (!interrupts.ok()) return ReportRequestFailure(interrupts.status());
-    const Reply created = Receive(context, context.client.Post(kSandboxesPath, request.dump()));
-    if (!created.ok()) return created.exit_code;
-    id = SandboxId(created.body);
-    if (id.empty()) return ReportMalformedReply("no sandbox id in reply");
-    const ExitCode streamed = StreamForeground(context, id, **interrupts);
-    if (streamed != ExitCode::kSuccess) return streamed;
-  }
-  // The logs end when the sandbox has, but its record may be a moment behind them.
+// The sandbox's exit status as ours, once the daemon has recorded it (the output ends when the
+// sandbox has, but its record may be a moment behind).
+ExitCode ExitWithSandbox(const CommandContext& context, const std::string& id) {
   const Reply finished = WaitUntilExited(context, id);
   if (!finished.ok()) return finished.exit_code;
   const std::optional<int> status = SandboxExitStatus(finished.body);
@@ -248,6 +245,38 @@ ExitCode RunForeground(const CommandContext& context, const Json& request) {
   // ExitCode is an int underneath: the sandbox's status passes through unchanged, as the help
   // promises.
   return static_cast<ExitCode>(*status);
+}
+
+// Attaches our terminal to the sandbox's until it ends (its exit status becomes ours) or the user
+// detaches (0, and how to come back).
+ExitCode AttachAndWait(const CommandContext& context, const std::string& id, bool from_start,
+                       InterruptGuard& interrupts) {
+  const auto attached = AttachTerminal(context, id, from_start, interrupts);
+  if (const ExitCode* failure = std::get_if<ExitCode>(&attached)) return *failure;
+  if (std::get<AttachOutcome>(attached) == AttachOutcome::kDetached) {
+    std::cerr << "\r\npaddock: detached from " << id << "; `paddock sandbox attach " << id
+              << "` to come back\n";
+    return ExitCode::kSuccess;
+  }
+  return ExitWithSandbox(context, id);
+}
+
+ExitCode RunForeground(const CommandContext& context, const Json& request) {
+  // Installed before the sandbox exists, so that Ctrl-C during its creation cannot leave it
+  // running with nobody watching.
+  Result<std::unique_ptr<InterruptGuard>> interrupts = InterruptGuard::Install();
+  if (!interrupts.ok()) return ReportRequestFailure(interrupts.status());
+  const Reply created = Receive(context, context.client.Post(kSandboxesPath, request.dump()));
+  if (!created.ok()) return created.exit_code;
+  const std::string id = SandboxId(created.body);
+  if (id.empty()) return ReportMalformedReply("no sandbox id in reply");
+  if (request.value("tty", false)) {
+    return AttachAndWait(context, id, /*from_start=*/true, **interrupts);
+  }
+  const ExitCode streamed = StreamForeground(context, id, **interrupts);
+  if (streamed != ExitCode::kSuccess) return streamed;
+  interrupts->reset();
+  return ExitWithSandbox(context, id);
 }
 
 }  // namespace
@@ -269,6 +298,22 @@ ExitCode RunSandboxList(const CommandContext& context) {
     return ReportMalformedReply("no sandbox list");
   PrintSandboxTable(std::cout, *sandboxes);
   return ExitCode::kSuccess;
+}
+
+ExitCode RunSandboxAttach(const CommandContext& context, const std::string& id) {
+  Result<std::unique_ptr<InterruptGuard>> interrupts = InterruptGuard::Install();
+  if (!interrupts.ok()) return ReportRequestFailure(interrupts.status());
+  // Only a running sandbox with a terminal can be attached to; say so before going raw.
+  const Reply sandbox = Receive(context, context.client.Get(SandboxPath(id)));
+  if (!sandbox.ok()) return sandbox.exit_code;
+  const Json* tty = FindField(sandbox.body, "tty");
+  if (tty == nullptr || tty->is_null()) {
+    std::cerr << "paddock: sandbox " << id
+              << " has no terminal; `paddock sandbox logs -f` shows its output\n";
+    return ExitCode::kUsageError;
+  }
+  if (HasExited(sandbox.body)) return ExitWithSandbox(context, id);
+  return AttachAndWait(context, id, /*from_start=*/false, **interrupts);
 }
 
 ExitCode RunSandboxInspect(const CommandContext& context, const std::string& id) {

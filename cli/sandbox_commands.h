@@ -23,7 +23,7 @@ struct SandboxRunArgs {
   std::optional<int64_t> timeout_seconds;
   std::optional<std::string> workspace;
   std::vector<BindArg> binds;
-  std::optional<std::string> root;  // "host" or an absolute directory
+  std::optional<std::string> root;     // "host" or an absolute directory
   std::optional<nlohmann::json> gpus;  // the API's GpuRequest, from ParseGpuSpec
   std::vector<EnvAssignment> env;
   bool tty = false;
@@ -38,8 +38,12 @@ struct SandboxLogsArgs {
 
 // POST /api/v1/sandboxes. Detached: prints the new id and exits 0. In the foreground: streams the
 // sandbox's stdout and stderr to ours until it has exited, and returns its exit status (128 +
-// signal when killed, 137 for "oom"); Ctrl-C asks the daemon to stop it.
+// signal when killed, 137 for "oom"); Ctrl-C asks the daemon to stop it. With a terminal (tty)
+// our terminal is attached to the sandbox's instead (terminal_attach.h).
 ExitCode RunSandboxRun(const CommandContext& context, const SandboxRunArgs& args);
+// Attaches our terminal to a running sandbox's terminal (see terminal_attach.h); returns its exit
+// status once it ends, or 0 when the user detaches.
+ExitCode RunSandboxAttach(const CommandContext& context, const std::string& id);
 // GET /api/v1/sandboxes as a table.
 ExitCode RunSandboxList(const CommandContext& context);
 // GET /api/v1/sandboxes/{id} as a key/value listing.

@@ -15,6 +15,7 @@
 
 #include "base/file_util.h"
 #include "base/log.h"
+#include "daemon/sandbox_scope.h"
 #include "sandbox/cgroup_mode.h"
 #include "sandbox/seccomp_policy.h"
 
@@ -150,7 +151,21 @@ Status Daemon::StartGpus() {
 Status Daemon::StartSandboxes() {
   notifier_.Status("Re-adopting sandboxes");
   Status unavailable;
-  auto driver = sandbox::CgroupDriver::Create({});
+  const std::string init_path = FindInitProgram(config_.sandbox_init_path);
+  sandbox::CgroupDriverOptions cgroup_options;
+  if (WantsSandboxScope()) {
+    auto scope = EnsureSandboxScope(init_path);
+    if (scope.ok()) {
+      cgroup_options.delegated_cgroup = *scope;
+      cgroup_options.daemon_leaf = kSandboxScopeHolderLeaf;
+    } else {
+      LogWarning(
+          "no scope for the sandboxes: they go into the daemon's own cgroup, and systemd cannot "
+          "restart the daemon while one runs",
+          {{"ERROR", scope.status().message()}});
+    }
+  }
+  auto driver = sandbox::CgroupDriver::Create(cgroup_options);
   if (driver.ok()) {
     cgroups_ = std::move(driver).value();
   } else {
@@ -159,7 +174,7 @@ Status Daemon::StartSandboxes() {
   }
   SandboxManagerOptions options;
   options.state_root = JoinPath(config_.state_dir, "sandboxes");
-  options.init_path = FindInitProgram(config_.sandbox_init_path);
+  options.init_path = init_path;
   options.allowed_bind_paths = config_.allowed_bind_paths;
   options.root_host_uid = config_.root_host_uid;
   options.token_uid = config_.token_uid;

@@ -24,6 +24,7 @@
 #include "daemon/gpu_manager.h"
 #include "sandbox/init_process.h"
 #include "sandbox/launcher.h"
+#include "sandbox/terminal.h"
 
 namespace paddock {
 namespace {
@@ -60,7 +61,8 @@ nlohmann::json RequestJson(const SandboxRequest& r) {
           {"workspace", OrNull(r.workspace)},
           {"binds", binds},
           {"root", r.root},
-          {"gpus", r.gpus ? nlohmann::json{{"request", r.gpus_json}} : nlohmann::json(nullptr)}};
+          {"gpus", r.gpus ? nlohmann::json{{"request", r.gpus_json}} : nlohmann::json(nullptr)},
+          {"tty", r.tty.has_value()}};
 }
 
 // Resolves symlinks and "..": permission checks must see the path the kernel will bind.
@@ -136,7 +138,9 @@ nlohmann::json SandboxRecord::ToJson() const {
           {"exit_code", exit ? nlohmann::json(exit->exit_code) : nullptr},
           {"signal", exit && exit->signal != 0 ? nlohmann::json(exit->signal) : nullptr},
           {"reason", exit ? nlohmann::json(exit->reason) : nullptr},
-          {"gpus", request.value("gpus", nlohmann::json(nullptr))}};
+          {"gpus", request.value("gpus", nlohmann::json(nullptr))},
+          {"tty", spec.tty ? nlohmann::json{{"rows", spec.tty->rows}, {"cols", spec.tty->cols}}
+                           : nlohmann::json(nullptr)}};
 }
 
 SandboxManager::SandboxManager(StateDb* db, sandbox::CgroupDriver* cgroups,
@@ -287,6 +291,7 @@ Result<sandbox::SandboxSpec> SandboxManager::BuildSpec(const std::string& id,
   spec.binds = r.binds;
   spec.timeout_ms = r.timeout_seconds.value_or(0) * 1000;
   spec.stop_grace_ms = options_.stop_grace_ms;
+  spec.tty = r.tty;
   PADDOCK_RETURN_IF_ERROR(sandbox::Validate(spec));
   return spec;
 }
@@ -505,6 +510,28 @@ Status SandboxManager::StopForReason(const std::string& id, const std::string& r
     stop_reasons_[id] = reason;
   }
   return Stop(id);
+}
+
+Status SandboxManager::CheckTerminal(const std::string& id) const {
+  auto record = Get(id);
+  if (!record.ok()) return record.status();
+  if (!record->spec.tty) {
+    return Status::FailedPrecondition("sandbox " + id + " has no terminal (start it with tty)");
+  }
+  if (record->state != "running") {
+    return Status::FailedPrecondition("sandbox " + id + " is " + record->state);
+  }
+  return Status::Ok();
+}
+
+Status SandboxManager::WriteTerminal(const std::string& id, std::string_view bytes) {
+  PADDOCK_RETURN_IF_ERROR(CheckTerminal(id));
+  return sandbox::SendTerminalInput(StateDir(id), bytes);
+}
+
+Status SandboxManager::ResizeTerminal(const std::string& id, const sandbox::TerminalSize& size) {
+  PADDOCK_RETURN_IF_ERROR(CheckTerminal(id));
+  return sandbox::ResizeTerminal(StateDir(id), size);
 }
 
 std::set<std::string> SandboxManager::RunningIds() const {

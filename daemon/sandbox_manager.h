@@ -21,6 +21,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -49,7 +50,8 @@ struct SandboxRequest {
   std::vector<sandbox::BindMount> binds;
   std::string root = "host";  // or an absolute host directory
   std::optional<gpu::GpuRequest> gpus;
-  nlohmann::json gpus_json;  // the "gpus" member as sent, for the record
+  nlohmann::json gpus_json;                  // the "gpus" member as sent, for the record
+  std::optional<sandbox::TerminalSize> tty;  // set: the command gets a terminal of this size
 };
 
 struct SandboxRecord {
@@ -110,6 +112,11 @@ class SandboxManager {
   // Deletes an exited sandbox's record and files. kFailedPrecondition while it runs.
   Status Remove(const std::string& id);
   Result<sandbox::CgroupStats> Stats(const std::string& id) const;
+  // Types `bytes` into the terminal of a running sandbox, or resizes it. kFailedPrecondition
+  // when the sandbox has no terminal or is not running; kUnavailable when its terminal does not
+  // take input within a few seconds.
+  Status WriteTerminal(const std::string& id, std::string_view bytes);
+  Status ResizeTerminal(const std::string& id, const sandbox::TerminalSize& size);
   // <state_root>/<id>/<stream>.log; `stream` is "stdout" or "stderr".
   std::string LogPath(const std::string& id, const std::string& stream) const;
   size_t running() const;
@@ -121,6 +128,8 @@ class SandboxManager {
     std::unique_ptr<sandbox::Cgroup> cgroup;
   };
 
+  // OK when `id` is running with a terminal; else why not (kNotFound, kFailedPrecondition).
+  Status CheckTerminal(const std::string& id) const;
   Result<sandbox::SandboxSpec> BuildSpec(const std::string& id, const SandboxRequest& request,
                                          const Caller& caller) const;
   Status CheckPaths(const SandboxRequest& request, const Caller& caller) const;

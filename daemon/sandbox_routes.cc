@@ -1,6 +1,8 @@
 #include "daemon/sandbox_routes.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include "daemon/json_fields.h"
 #include "daemon/problem.h"
 #include "daemon/sandbox_manager.h"
+#include "sandbox/terminal.h"
 
 namespace paddock {
 namespace {
@@ -63,7 +66,23 @@ std::optional<HttpResponse> ParseBinds(const nlohmann::json& binds, SandboxReque
   return std::nullopt;
 }
 
-// Turns the request body into a SandboxRequest, or the 400/501 naming what is wrong.
+// {"rows": R, "cols": C}, each 1..4096; missing members keep 24x80.
+std::variant<sandbox::TerminalSize, HttpResponse> TerminalSizeFromJson(const nlohmann::json& j,
+                                                                       const std::string& field) {
+  if (auto bad = FindFieldError(j, {{"rows", JsonType::kInteger}, {"cols", JsonType::kInteger}})) {
+    return InvalidParam(field + "." + bad->field, bad->reason);
+  }
+  sandbox::TerminalSize size;
+  for (auto [name, out] : {std::pair{"rows", &size.rows}, std::pair{"cols", &size.cols}}) {
+    if (!j.contains(name)) continue;
+    const int64_t value = j[name].get<int64_t>();
+    if (value < 1 || value > 4096) return InvalidParam(field + "." + name, "must be 1..4096");
+    *out = static_cast<uint16_t>(value);
+  }
+  return size;
+}
+
+// Turns the request body into a SandboxRequest, or the 400 naming what is wrong.
 std::variant<SandboxRequest, HttpResponse> ParseRequest(const nlohmann::json& body) {
   if (auto bad = CheckFields(body, {{"command", JsonType::kArray, true},
                                     {"env", JsonType::kObject},
@@ -76,6 +95,7 @@ std::variant<SandboxRequest, HttpResponse> ParseRequest(const nlohmann::json& bo
                                     {"binds", JsonType::kArray},
                                     {"root", JsonType::kString},
                                     {"tty", JsonType::kBoolean},
+                                    {"tty_size", JsonType::kObject},
                                     {"gpus", JsonType::kObject}})) {
     return *bad;
   }
@@ -125,8 +145,11 @@ std::variant<SandboxRequest, HttpResponse> ParseRequest(const nlohmann::json& bo
     r.gpus_json = body["gpus"];
   }
   if (body.value("tty", false)) {
-    return Problem(501, "not-implemented", "Not implemented",
-                   "interactive sandboxes (tty) are not available yet");
+    auto size = TerminalSizeFromJson(body.value("tty_size", nlohmann::json::object()), "tty_size");
+    if (auto* error = std::get_if<HttpResponse>(&size)) return *error;
+    r.tty = std::get<sandbox::TerminalSize>(size);
+  } else if (body.contains("tty_size")) {
+    return InvalidParam("tty_size", "only with \"tty\": true");
   }
   return r;
 }
@@ -201,6 +224,50 @@ struct Routes {
                                     {"oom_kills", stats->oom_kills}});
   }
 
+  // Input for a sandbox's terminal: the body's bytes, as typed (Ctrl-C is "\x03").
+  HttpResponse Stdin(HttpRequest& request) const {
+    auto visible = Visible(request);
+    if (auto* error = std::get_if<HttpResponse>(&visible)) return *error;
+    if (request.body.empty()) return InvalidParam("body", "no input");
+    const std::string& id = std::get<SandboxRecord>(visible).id;
+    std::string_view rest = request.body;
+    while (!rest.empty()) {
+      const std::string_view part = rest.substr(0, sandbox::kMaxTerminalInput);
+      Status written = m().WriteTerminal(id, part);
+      if (!written.ok()) return TerminalProblem(written);
+      rest.remove_prefix(part.size());
+    }
+    return HttpResponse::NoContent();
+  }
+
+  HttpResponse Resize(HttpRequest& request) const {
+    auto visible = Visible(request);
+    if (auto* error = std::get_if<HttpResponse>(&visible)) return *error;
+    if (auto bad = CheckFields(request.json, {{"rows", JsonType::kInteger, true},
+                                              {"cols", JsonType::kInteger, true}})) {
+      return *bad;
+    }
+    auto size = TerminalSizeFromJson(request.json, "body");
+    if (auto* error = std::get_if<HttpResponse>(&size)) return *error;
+    Status resized = m().ResizeTerminal(std::get<SandboxRecord>(visible).id,
+                                        std::get<sandbox::TerminalSize>(size));
+    if (!resized.ok()) return TerminalProblem(resized);
+    return HttpResponse::NoContent();
+  }
+
+  // 409 for a sandbox without a (live) terminal, 503 when its terminal does not take input.
+  static HttpResponse TerminalProblem(const Status& status) {
+    if (status.code() == StatusCode::kFailedPrecondition) {
+      return Problem(409, "no-terminal", "No terminal to write to", status.message());
+    }
+    if (status.code() == StatusCode::kUnavailable) {
+      HttpResponse r = Problem(503, "terminal-busy", "Terminal not taking input", status.message());
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    return SandboxProblem(status);
+  }
+
   HttpResponse Logs(HttpRequest& request) const {
     auto visible = Visible(request);
     if (auto* error = std::get_if<HttpResponse>(&visible)) return *error;
@@ -214,9 +281,14 @@ struct Routes {
     if (!follow.empty() && follow != "true" && follow != "false") {
       return InvalidParam("follow", "must be true or false");
     }
+    const std::string from = request.QueryParam("from");
+    if (!from.empty() && from != "start" && from != "end") {
+      return InvalidParam("from", "must be start or end");
+    }
     HttpResponse r = HttpResponse::Text(200, "text/plain; charset=utf-8", "");
     const std::string path = m().LogPath(id, stream);
     if (follow != "true") {
+      if (from == "end") return r;
       UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
       std::vector<char> buf(kReadChunk);
       for (ssize_t n; fd && (n = ::read(fd.get(), buf.data(), buf.size())) > 0;) {
@@ -225,16 +297,26 @@ struct Routes {
       return r;
     }
     SandboxManager* manager = &m();
-    r.stream = [manager, id, path](const std::function<bool(std::string_view)>& write) {
-      FollowLog(*manager, id, path, write);
+    const bool from_end = from == "end";
+    r.stream = [manager, id, path, from_end](const std::function<bool(std::string_view)>& write) {
+      FollowLog(*manager, id, path, from_end, write);
     };
     return r;
   }
 
   // Sends the log as it grows, across rotations, until the sandbox has exited and all is sent.
+  // inotify on the state directory wakes it as soon as the log is written or rotated (a
+  // terminal's echo must come back at typing speed); the poll timeout is the fallback that
+  // also notices the sandbox's end.
   static void FollowLog(SandboxManager& manager, const std::string& id, const std::string& path,
-                        const std::function<bool(std::string_view)>& write) {
-    UniqueFd fd;
+                        bool from_end, const std::function<bool(std::string_view)>& write) {
+    UniqueFd changes(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    if (changes) {
+      const std::string dir = path.substr(0, path.rfind('/'));
+      ::inotify_add_watch(changes.get(), dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO);
+    }
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd && from_end) ::lseek(fd.get(), 0, SEEK_END);
     std::vector<char> buf(kReadChunk);
     for (;;) {
       if (!fd) fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -260,7 +342,21 @@ struct Routes {
         return;
       }
       if (!write("")) return;
+      WaitForChange(changes.get());
+    }
+  }
+
+  // Returns once the watched directory changed, or after kFollowPoll.
+  static void WaitForChange(int changes) {
+    if (changes < 0) {
       std::this_thread::sleep_for(kFollowPoll);
+      return;
+    }
+    pollfd pfd{changes, POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(kFollowPoll.count())) > 0) {
+      alignas(inotify_event) char events[4096];
+      while (::read(changes, events, sizeof events) > 0) {
+      }
     }
   }
 };
@@ -281,6 +377,8 @@ void RegisterSandboxRoutes(Router* router, SandboxManager* const* manager) {
   router->Add("POST", "/api/v1/sandboxes/{id}/stop", authed, bind(&Routes::Stop));
   router->Add("GET", "/api/v1/sandboxes/{id}/logs", authed, bind(&Routes::Logs));
   router->Add("GET", "/api/v1/sandboxes/{id}/stats", authed, bind(&Routes::Stats));
+  router->Add("POST", "/api/v1/sandboxes/{id}/stdin", authed, bind(&Routes::Stdin));
+  router->Add("POST", "/api/v1/sandboxes/{id}/resize", json, bind(&Routes::Resize));
 }
 
 }  // namespace paddock

@@ -160,15 +160,21 @@ struct CgroupDriverOptions {
   std::string proc_self_cgroup = "/proc/self/cgroup";
   // Unified hosts: the leaf, beside `parent`, that the daemon moves itself into.
   std::string daemon_leaf = "daemon";
+  // Unified hosts: a cgroup delegated to the daemon for its sandboxes (a path in the cgroup2
+  // hierarchy, e.g. "/system.slice/paddock-sandboxes.scope") to use instead of its own cgroup.
+  // Its processes are moved into `daemon_leaf` as the daemon's would be; the daemon stays where
+  // it is. Empty: the daemon's own cgroup.
+  std::string delegated_cgroup;
   CgroupTestHooks test_hooks;
 };
 
 class CgroupDriver {
  public:
   // Detects the layout (or takes options.mode) and prepares the parent cgroup(s): on unified hosts
-  // it first moves every process of the daemon's cgroup into options.daemon_leaf and enables the
-  // cpu, cpuset, memory, pids and io controllers it is given. Idempotent, so a restarted daemon
-  // finds its sandboxes again. kFailedPrecondition when the host cannot isolate devices at all.
+  // it first moves every process of the daemon's cgroup (or of options.delegated_cgroup) into
+  // options.daemon_leaf and enables the cpu, cpuset, memory, pids and io controllers it is given.
+  // Idempotent, so a restarted daemon finds its sandboxes again. kFailedPrecondition when the host
+  // cannot isolate devices at all.
   static Result<std::unique_ptr<CgroupDriver>> Create(const CgroupDriverOptions& options);
 
   virtual ~CgroupDriver();

@@ -316,14 +316,17 @@ Result<bool> UnifiedCgroupPopulated(const CgroupFs& fs, const std::string& dir) 
 
 Result<std::unique_ptr<CgroupDriver>> CreateUnifiedDriver(const CgroupDriverOptions& options) {
   auto fs = std::make_shared<const CgroupFs>(options.test_hooks);
-  Result<SelfCgroup> self = ReadSelfCgroup(options.proc_self_cgroup);
-  if (!self.ok()) return self.status();
-  if (!self->unified) {
-    return Status::FailedPrecondition(options.proc_self_cgroup + " has no cgroup2 entry");
+  std::string own = options.delegated_cgroup;
+  if (own.empty()) {
+    Result<SelfCgroup> self = ReadSelfCgroup(options.proc_self_cgroup);
+    if (!self.ok()) return self.status();
+    if (!self->unified) {
+      return Status::FailedPrecondition(options.proc_self_cgroup + " has no cgroup2 entry");
+    }
+    // After a re-exec the daemon may sit in its leaf already; the delegated cgroup is its parent.
+    own = *self->unified;
+    if (own != "/" && Basename(own) == options.daemon_leaf) own = Dirname(own);
   }
-  // After a re-exec the daemon may sit in its leaf already; the delegated cgroup is its parent.
-  std::string own = *self->unified;
-  if (own != "/" && Basename(own) == options.daemon_leaf) own = Dirname(own);
   const std::string own_dir = CgroupJoin(options.root, own);
   // Only the hierarchy's root lacks cgroup.type, and only the root may hold processes while its
   // children have controllers. (Inside a cgroup namespace "/" is not the real root.)

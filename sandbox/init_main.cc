@@ -5,6 +5,10 @@
 //   argv[1]  the sandbox's state directory on the host
 //   fd 3     a pipe carrying the SandboxSpec as JSON, then end of file
 //   fd 4     a pipe on which it answers "ok\n" once the workload has exec'd, or "error: ...\n"
+// `paddock-init --hold` is something else: a process that only sleeps, which the daemon places in
+// the systemd scope holding the sandboxes' cgroups so that the scope lives on while no sandbox
+// runs (daemon/sandbox_scope.h). It ends on SIGTERM, SIGINT or SIGHUP, as any process would.
+//
 // It joins a fresh cgroup namespace (rooted at the sandbox's cgroup), sets the hostname, brings
 // up loopback, builds the file system view and pivots into it, makes itself non-dumpable (the
 // workload cannot ptrace it or read its memory), starts the workload and supervises it
@@ -18,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "base/file_util.h"
 #include "base/hex.h"
@@ -75,7 +80,12 @@ Status PrepareNamespaces(const SandboxSpec& spec) {
   return BringUpLoopback();
 }
 
+[[noreturn]] void Hold() {
+  for (;;) ::pause();
+}
+
 int Main(int argc, char** argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--hold") Hold();
   // First thing: the daemon's SIGTERM must reach the supervisor's signalfd, not kill us early.
   sigset_t mask;
   sigemptyset(&mask);

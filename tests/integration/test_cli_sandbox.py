@@ -5,11 +5,15 @@ The tests run as root, so every sandbox runs as uid 0 inside a user namespace th
 unprivileged host uid (65534 by default): host files a sandbox must write have to be writable by
 that uid.
 """
+import fcntl
 import json
 import os
 import re
+import select
 import signal
+import struct
 import subprocess
+import termios
 import time
 
 import pytest
@@ -222,13 +226,120 @@ def test_closed_output_pipe_stops_the_sandbox(daemon):
     assert sandbox["reason"] == "stopped"
 
 
-def test_tty_is_not_implemented_yet(daemon):
-    result = run_cli(["sandbox", "run", "--tty", "--", "true"], daemon=daemon)
-    assert result.returncode == EXIT_API_ERROR
-    problem = json.loads(ok_json(run_cli(["--json", "sandbox", "run", "--tty", "--", "true"], daemon=daemon)))
-    assert problem["status"] == 501
-    assert problem["detail"] in result.stderr
-    assert result.stderr.startswith("paddock: ")
+class Terminal:
+    """A real pseudo-terminal for the CLI to run on, as a user's terminal emulator gives it."""
+
+    def __init__(self, rows=40, cols=120):
+        self.master, self.slave = os.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.settings = termios.tcgetattr(self.slave)
+        self.seen = b""
+
+    def spawn(self, daemon, *args):
+        return subprocess.Popen([PADDOCK, *args], stdin=self.slave, stdout=self.slave, stderr=self.slave,
+                                env={**os.environ, "PADDOCK_SOCKET": daemon.socket}, start_new_session=True)
+
+    def type(self, text):
+        os.write(self.master, text.encode() if isinstance(text, str) else text)
+
+    def expect(self, text, timeout=20):
+        """Reads the terminal until `text` has appeared; returns everything seen so far."""
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.seen:
+            ready, _, _ = select.select([self.master], [], [], max(0, deadline - time.monotonic()))
+            if not ready:
+                raise AssertionError(f"{text!r} never appeared; the terminal showed:\n{self.seen!r}")
+            try:
+                self.seen += os.read(self.master, 65536)
+            except OSError:  # EIO: the CLI closed its side
+                raise AssertionError(f"{text!r} never appeared; the terminal showed:\n{self.seen!r}")
+        return self.seen.decode(errors="replace")
+
+    def close(self):
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def terminal():
+    t = Terminal()
+    yield t
+    t.close()
+
+
+def test_tty_run_gives_the_command_our_terminal(daemon, terminal):
+    proc = terminal.spawn(daemon, "sandbox", "run", "--tty", "--", "sh")
+    try:
+        # Our size travels with the request; each awaited text is one only the output has, as
+        # the sandbox's terminal echoes what is typed.
+        terminal.type("tty; stty size; echo sum-$((2+3))\r")
+        seen = terminal.expect("sum-5")
+        assert "/dev/pts/0" in seen and "40 120" in seen, seen
+        # Ctrl-C reaches the sandbox's terminal as a key and interrupts its foreground command
+        # there, not the CLI.
+        terminal.type("sleep 100\r")
+        time.sleep(0.5)
+        terminal.type(b"\x03")
+        terminal.type("echo after-$((100+30))\r")
+        terminal.expect("after-130")
+        # Our window changes follow.
+        fcntl.ioctl(terminal.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 132, 0, 0))
+        proc.send_signal(signal.SIGWINCH)
+        time.sleep(0.3)
+        terminal.type("stty size | tr ' ' x\r")
+        terminal.expect("50x132")
+        terminal.type("exit 7\r")
+        assert proc.wait(timeout=30) == 7
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # Our terminal is given back as it was.
+    assert termios.tcgetattr(terminal.slave) == terminal.settings
+    assert newest(daemon)["exit_code"] == 7
+
+
+def test_tty_detach_then_attach(daemon, sandboxes, terminal):
+    proc = terminal.spawn(daemon, "sandbox", "run", "--tty", "--", "sh")
+    try:
+        terminal.type("echo first-$((1+1))\r")
+        terminal.expect("first-2")
+        terminal.type(b"\x10\x11")  # Ctrl-P Ctrl-Q
+        assert proc.wait(timeout=30) == EXIT_OK
+        terminal.expect("paddock sandbox attach")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    sandbox = newest(daemon)
+    sandboxes.append(sandbox["id"])
+    assert sandbox["state"] == "running"
+
+    again = Terminal()
+    try:
+        proc = again.spawn(daemon, "sandbox", "attach", sandbox["id"])
+        time.sleep(0.5)
+        again.type("echo second-$((2+2))\r")
+        seen = again.expect("second-4")
+        assert "first-2" not in seen, "attach shows output from now on"
+        again.type("exit 3\r")
+        assert proc.wait(timeout=30) == 3
+        assert termios.tcgetattr(again.slave) == again.settings
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        again.close()
+
+
+def test_tty_with_piped_input_ends_it_with_ctrl_d(daemon):
+    result = run_cli(["sandbox", "run", "--tty", "--", "sh"], daemon=daemon, input="echo piped-$((2+3))\n")
+    assert result.returncode == EXIT_OK, output(result)
+    assert "piped-5" in result.stdout
+
+
+def test_attach_to_a_sandbox_without_a_terminal_is_a_usage_error(daemon, sandboxes):
+    sandbox_id = run_detached(daemon, sandboxes, "sleep", "30")
+    result = run_cli(["sandbox", "attach", sandbox_id], daemon=daemon)
+    assert result.returncode == EXIT_USAGE, output(result)
+    assert "has no terminal" in result.stderr
 
 
 def ok_json(result):
@@ -558,7 +669,7 @@ def complete(*words, env=None):
 def test_completion_of_sandbox_commands_and_flags():
     assert "sandbox" in complete("paddock", "")
     assert complete("paddock", "sa") == ["sandbox"]
-    assert complete("paddock", "sandbox", "") == ["inspect", "logs", "ls", "rm", "run", "stop"]
+    assert complete("paddock", "sandbox", "") == ["attach", "inspect", "logs", "ls", "rm", "run", "stop"]
     assert complete("paddock", "--json", "sandbox", "r") == ["rm", "run"]
     run_flags = complete("paddock", "sandbox", "run", "--")
     for flag in ("--cpus", "--memory", "--pids", "--gpus", "--timeout", "--workspace", "--bind", "--root",

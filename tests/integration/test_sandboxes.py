@@ -135,10 +135,51 @@ def test_bad_requests_get_precise_errors_and_start_nothing(daemon, tmp_path):
     assert "ceiling" in problem({"command": ["true"], "memory_bytes": 1 << 50}, 422)["detail"]
     assert problem({"command": ["true"], "cpus": 4096}, 422)["type"] == "urn:paddock:problem:unsatisfiable"
     assert "allowed_bind_paths" in problem({"command": ["true"], "binds": [{"source": "/etc", "target": "/x"}]}, 403)["detail"]
-    assert problem({"command": ["true"], "tty": True}, 501)["type"] == "urn:paddock:problem:not-implemented"
+    assert problem({"command": ["true"], "tty": True, "tty_size": {"rows": 0}}, 400)[
+        "invalid-params"][0]["name"] == "tty_size.rows"
+    assert problem({"command": ["true"], "tty_size": {"rows": 5}}, 400)["invalid-params"][0]["name"] == "tty_size"
     assert "No such file" in problem({"command": ["/nonexistent/prog"]}, 422)["detail"]
     assert daemon.request("GET", "/api/v1/sandboxes", unix=True, token=None).json()["sandboxes"] == []
     assert daemon.request("GET", "/api/v1/sandboxes/sb-nope", unix=True, token=None).status == 404
+
+
+def test_terminal_takes_input_and_resizes_through_the_api(daemon):
+    s = create(daemon, {"command": ["sh"], "tty": True, "tty_size": {"rows": 33, "cols": 111}})
+    assert s["tty"] == {"rows": 33, "cols": 111}
+    sid = s["id"]
+
+    def post(what, body, content_type):
+        return daemon.request("POST", f"/api/v1/sandboxes/{sid}/{what}", body=body, unix=True, token=None,
+                              headers={"Content-Type": content_type})
+
+    def wait_for_output(text):
+        deadline = time.time() + 20
+        while text not in logs(daemon, sid) and time.time() < deadline:
+            time.sleep(0.05)
+
+    assert post("stdin", b"stty size; echo typed-$((6*7))\n", "application/octet-stream").status == 204
+    wait_for_output("typed-42\r\n")
+    assert post("resize", json.dumps({"rows": 50, "cols": 132}).encode(), "application/json").status == 204
+    assert post("stdin", b"stty size; exit 4\n", "application/octet-stream").status == 204
+    assert wait_exit(daemon, sid)["exit_code"] == 4
+    out = logs(daemon, sid)
+    assert "33 111\r\ntyped-42\r\n" in out and "50 132\r\n" in out, out
+    assert logs(daemon, sid, stream="stderr") == ""
+    # An ended terminal, a bad size, no body: each a precise error.
+    r = post("stdin", b"late\n", "application/octet-stream")
+    assert r.status == 409 and r.json()["type"] == "urn:paddock:problem:no-terminal", r.body
+    r = post("resize", json.dumps({"rows": 0, "cols": 80}).encode(), "application/json")
+    assert r.status == 400 and r.json()["invalid-params"][0]["name"] == "body.rows", r.body
+    assert post("stdin", b"", "application/octet-stream").status == 400
+
+
+def test_terminal_input_to_a_sandbox_without_one_is_refused(daemon):
+    s = create(daemon, {"command": ["sleep", "30"]})
+    assert s["tty"] is None
+    r = daemon.request("POST", f"/api/v1/sandboxes/{s['id']}/stdin", body=b"ls\n", unix=True, token=None)
+    assert r.status == 409 and "no terminal" in r.json()["detail"], r.body
+    daemon.request("POST", f"/api/v1/sandboxes/{s['id']}/stop", unix=True, token=None)
+    wait_exit(daemon, s["id"])
 
 
 def test_deleting_a_running_sandbox_is_refused(daemon):

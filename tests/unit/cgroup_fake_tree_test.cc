@@ -241,6 +241,32 @@ TEST_F(UnifiedFakeTest, ADaemonAlreadyInItsLeafIsNotNestedAgain) {
   EXPECT_FALSE(tree_.Exists(svc_ + "/daemon/paddock"));
 }
 
+TEST_F(UnifiedFakeTest, ADelegatedScopeHoldsTheSandboxesAndTheDaemonStaysInItsUnit) {
+  // The systemd scope the daemon creates for its sandboxes, with its holder process.
+  const std::string scope = "system.slice/paddock-sandboxes.scope";
+  tree_.MakeCgroup(scope);
+  tree_.Write(scope + "/cgroup.controllers", "cpuset cpu io memory pids\n");
+  tree_.Write(scope + "/cgroup.procs", "300\n");
+  tree_.Write(scope + "/cpuset.cpus.effective", "0-3\n");
+  tree_.Write(scope + "/cpuset.mems.effective", "0\n");
+  CgroupDriverOptions options = tree_.Options();
+  options.delegated_cgroup = "/" + scope;
+  options.daemon_leaf = "holder";
+  auto driver = CgroupDriver::Create(options);
+  ASSERT_TRUE(driver.ok()) << driver.status().ToString();
+  EXPECT_EQ(tree_.Read(scope + "/holder/cgroup.procs"), "300\n");
+  EXPECT_EQ(tree_.Read(scope + "/paddock/cgroup.subtree_control"),
+            "+cpu\n+cpuset\n+io\n+memory\n+pids\n");
+  auto cgroup = (*driver)->CreateCgroup("sb-1", {}, BaseDeviceRules());
+  ASSERT_TRUE(cgroup.ok()) << cgroup.status().ToString();
+  EXPECT_TRUE(tree_.Exists(scope + "/paddock/sb-1"));
+  // The daemon's own unit is left as it is: nothing moved, no controllers handed down, so
+  // systemd can start the daemon there again while sandboxes run.
+  EXPECT_FALSE(tree_.Exists(svc_ + "/daemon"));
+  EXPECT_FALSE(tree_.Exists(svc_ + "/paddock"));
+  EXPECT_EQ(tree_.Read(svc_ + "/cgroup.subtree_control"), "");
+}
+
 TEST_F(UnifiedFakeTest, TheHierarchyRootKeepsItsProcesses) {
   // The real root has no cgroup.type and may hold processes beside enabled children.
   tree_.SetSelf("0::/\n");
