@@ -175,7 +175,18 @@ std::string EncodePackIndex(PackIndex index) {
 
 Result<PackIndex> DecodePackIndex(std::string_view bytes) {
   if (bytes.size() < kIndexHeaderSize + kIndexTrailerSize) {
-    return Status::InvalidArgument("index file truncated");
+    return Status::InvalidArgument("index file truncated: " + std::to_string(bytes.size()) +
+                                   " bytes, less than an empty index");
+  }
+  // The size is checked before the checksum so that a cut-off file is reported as such, not as
+  // a checksum mismatch. A damaged count can only make this message wrong: a file shorter than
+  // its count claims is rejected either way.
+  const uint64_t declared = LoadU32(reinterpret_cast<const uint8_t*>(bytes.data()) + 12);
+  const uint64_t expected = kIndexHeaderSize + declared * kIndexEntrySize + kIndexTrailerSize;
+  if (bytes.size() < expected && bytes.substr(0, kIndexMagic.size()) == kIndexMagic) {
+    return Status::InvalidArgument("index file truncated: " + std::to_string(bytes.size()) +
+                                   " bytes, its header declares " + std::to_string(declared) +
+                                   " entries (" + std::to_string(expected) + " bytes)");
   }
   const std::string_view body = bytes.substr(0, bytes.size() - kIndexTrailerSize);
   if (IdFromBytes(bytes.substr(body.size())) != ObjectId::Hash(body)) {
