@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "base/log.h"
@@ -186,12 +189,46 @@ std::vector<bpf_insn> BuildDeviceFilter(const std::vector<DeviceRule>& rules) {
   return p;
 }
 
-Status InstallDeviceFilter(int cgroup_fd, const std::vector<DeviceRule>& rules) {
-  const std::vector<bpf_insn> insns = BuildDeviceFilter(rules);
+namespace {
+
+struct LoadedProgram {
+  UniqueFd fd;
+  uint32_t id = 0;
+};
+
+// Loading (and verifying) a program costs more than the rest of creating a sandbox's cgroup,
+// and most sandboxes have the same rules (all those without GPUs): one loaded program serves
+// every cgroup with the same instructions. Attaching holds the program in the kernel; the
+// descriptors kept here only make reuse possible. Bounded: past kMaxCachedPrograms distinct rule
+// sets the cache starts over (descriptors of programs still attached somewhere are dropped,
+// which detaches nothing).
+constexpr size_t kMaxCachedPrograms = 64;
+
+Result<std::shared_ptr<const LoadedProgram>> LoadCached(const std::vector<bpf_insn>& insns) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const LoadedProgram>> cache;
+  const std::string key(reinterpret_cast<const char*>(insns.data()),
+                        insns.size() * sizeof(bpf_insn));
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
   Result<UniqueFd> prog = Load(insns);
   if (!prog.ok()) return prog.status();
   Result<uint32_t> id = ProgramId(prog->get());
   if (!id.ok()) return id.status();
+  auto loaded = std::make_shared<LoadedProgram>(LoadedProgram{std::move(prog).value(), *id});
+  if (cache.size() >= kMaxCachedPrograms) cache.clear();
+  cache.emplace(key, loaded);
+  return std::shared_ptr<const LoadedProgram>(loaded);
+}
+
+}  // namespace
+
+Status InstallDeviceFilter(int cgroup_fd, const std::vector<DeviceRule>& rules) {
+  const std::vector<bpf_insn> insns = BuildDeviceFilter(rules);
+  Result<std::shared_ptr<const LoadedProgram>> loaded = LoadCached(insns);
+  if (!loaded.ok()) return loaded.status();
+  const UniqueFd* prog = &(*loaded)->fd;
+  const uint32_t* id = &(*loaded)->id;
 
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof attr);
