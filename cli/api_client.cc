@@ -190,6 +190,9 @@ Result<std::unique_ptr<StreamTransfer>> PrepareStream(const ApiEndpoint& endpoin
   exchange.method = "GET";
   exchange.url = RequestUrl(endpoint, request.path);
   PADDOCK_RETURN_IF_ERROR(BuildHeaders(endpoint, exchange));
+  for (const std::string& line : request.headers) {
+    PADDOCK_RETURN_IF_ERROR(AppendHeader(exchange.headers, line));
+  }
   PADDOCK_RETURN_IF_ERROR(ConfigureTransfer(curl, endpoint, exchange));
   CURLcode first_error = CURLE_OK;
   SetOption(curl, CURLOPT_WRITEFUNCTION, &DeliverChunk, first_error);
@@ -276,6 +279,43 @@ void ExpireUnanswered(MultiSession& session,
   }
 }
 
+// --- uploads ------------------------------------------------------------------------------------
+
+// What curl reads an upload's body through; remembers why reading stopped early.
+struct UploadState {
+  const UploadBody* body = nullptr;
+  Status error;
+};
+
+size_t ReadUploadChunk(char* buffer, size_t size, size_t count, void* userdata) {
+  auto* state = static_cast<UploadState*>(userdata);
+  Result<size_t> read = state->body->read(buffer, size * count);
+  if (!read.ok()) {
+    state->error = read.status();
+    return CURL_READFUNC_ABORT;
+  }
+  return *read;
+}
+
+Status ConfigureUpload(CURL* curl, const UploadBody& body, UploadState& state) {
+  CURLcode first_error = CURLE_OK;
+  // A null POSTFIELDS makes curl take the body from the read callback.
+  SetOption(curl, CURLOPT_POST, 1L, first_error);
+  SetOption(curl, CURLOPT_POSTFIELDS, static_cast<const char*>(nullptr), first_error);
+  // -1: unknown, sent chunked.
+  const curl_off_t size = body.size ? static_cast<curl_off_t>(*body.size) : -1;
+  SetOption(curl, CURLOPT_POSTFIELDSIZE_LARGE, size, first_error);
+  SetOption(curl, CURLOPT_READFUNCTION, &ReadUploadChunk, first_error);
+  SetOption(curl, CURLOPT_READDATA, &state, first_error);
+  // A large body takes as long as it takes; connecting stays bounded.
+  SetOption(curl, CURLOPT_TIMEOUT_MS, 0L, first_error);
+  SetOption(curl, CURLOPT_TCP_KEEPALIVE, 1L, first_error);
+  if (first_error != CURLE_OK) {
+    return Status::Internal(std::string("configuring upload: ") + curl_easy_strerror(first_error));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string EscapePathSegment(std::string_view segment) {
@@ -305,6 +345,29 @@ Result<ApiResponse> ApiClient::PostBytes(std::string_view path, std::string_view
 
 Result<ApiResponse> ApiClient::Delete(std::string_view path) const {
   return Send("DELETE", path, {});
+}
+
+Result<ApiResponse> ApiClient::PostUpload(std::string_view path, const UploadBody& body) const {
+  if (!UsesTcp()) PADDOCK_RETURN_IF_ERROR(CheckSocketReachable());
+  CurlEasy curl(curl_easy_init());
+  if (!curl) return Status::Internal("curl_easy_init failed");
+
+  Exchange exchange;
+  exchange.method = "POST";
+  exchange.url = RequestUrl(endpoint_, path);
+  PADDOCK_RETURN_IF_ERROR(BuildHeaders(endpoint_, exchange));
+  PADDOCK_RETURN_IF_ERROR(AppendHeader(exchange.headers, "Content-Type: " + body.content_type));
+  // Without this curl waits up to a second for "100 Continue" before sending a large body.
+  PADDOCK_RETURN_IF_ERROR(AppendHeader(exchange.headers, "Expect:"));
+  PADDOCK_RETURN_IF_ERROR(ConfigureTransfer(curl.get(), endpoint_, exchange));
+  UploadState state{&body, Status::Ok()};
+  PADDOCK_RETURN_IF_ERROR(ConfigureUpload(curl.get(), body, state));
+
+  const CURLcode rc = curl_easy_perform(curl.get());
+  if (!state.error.ok()) return state.error;
+  if (rc != CURLE_OK) return TransferFailure(rc, exchange, endpoint_);
+  ReadResponseInfo(curl.get(), exchange.response);
+  return std::move(exchange.response);
 }
 
 std::string ApiClient::Describe() const { return DescribeEndpoint(endpoint_); }

@@ -8,10 +8,13 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -44,6 +47,8 @@ struct StreamRequest {
   // A followed log can stay silent for as long as its sandbox does: only connecting is bounded by
   // the endpoint's timeout then, not the whole exchange.
   bool unbounded = false;
+  // Extra request header lines, e.g. "Range: bytes=0-99".
+  std::vector<std::string> headers;
 
   // Filled in by ApiClient::Stream: how the exchange ended.
   Status transport;      // not OK (kUnavailable) when the daemon could not be reached or hung up
@@ -61,6 +66,16 @@ struct StreamHooks {
   std::function<bool()> stop_early;
 };
 
+// The body of an upload, read as it is sent: a tar archive can be far larger than memory.
+struct UploadBody {
+  std::string content_type;
+  // Fills `buffer` with up to `capacity` bytes and returns how many, 0 at the end. An error stops
+  // the upload; PostUpload then fails with it.
+  std::function<Result<size_t>(char* buffer, size_t capacity)> read;
+  // Sent as Content-Length when known; otherwise the body goes with chunked transfer encoding.
+  std::optional<uint64_t> size;
+};
+
 class ApiClient {
  public:
   explicit ApiClient(ApiEndpoint endpoint);
@@ -72,6 +87,10 @@ class ApiClient {
   // POSTs raw bytes (application/octet-stream), e.g. input for a sandbox's terminal.
   Result<ApiResponse> PostBytes(std::string_view path, std::string_view body) const;
   Result<ApiResponse> Delete(std::string_view path) const;
+  // POSTs a body read from `body` while it is sent. Only connecting is bounded by the endpoint's
+  // timeout: sending gigabytes takes as long as it takes. Fails with the read error when
+  // `body.read` failed, kUnavailable as Get does.
+  Result<ApiResponse> PostUpload(std::string_view path, const UploadBody& body) const;
 
   // Runs the GETs concurrently until each has ended, filling in their `transport` and `response`.
   // Fails only when the transfers cannot be set up or driven (an internal error).
@@ -82,6 +101,10 @@ class ApiClient {
 
   // Names the daemon's address for messages: "unix socket /path" or the URL.
   std::string Describe() const;
+
+  // Whether requests go over TCP (with a token), where the daemon cannot know the caller's uid
+  // and so never touches host paths on its behalf.
+  bool uses_tcp() const { return endpoint_.UsesTcp(); }
 
  private:
   Result<ApiResponse> Send(std::string_view method, std::string_view path, std::string_view body,

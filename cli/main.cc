@@ -18,6 +18,7 @@
 #include "cli/exit_code.h"
 #include "cli/gpu_cli.h"
 #include "cli/sandbox_cli.h"
+#include "cli/store_cli.h"
 
 #ifndef PADDOCK_VERSION
 #error "PADDOCK_VERSION must be defined by the build"
@@ -49,6 +50,7 @@ struct CommandArgs {
   bool admin = false;
   SandboxArgs sandbox;
   GpuArgs gpus;
+  StoreArgs store;
 };
 
 const CLI::Validator& HttpUrl() {
@@ -107,6 +109,7 @@ void AddCommands(CLI::App& app, CommandArgs& args, Command& command) {
   AddTokenCommands(app, args, command);
   AddSandboxCommands(app, args.sandbox, command);
   AddGpuCommands(app, args.gpus, command);
+  AddStoreCommands(app, args.store, command);
 }
 
 // CLI11 exits with its own codes (105, 106, ...); scripts get one usage code instead.

@@ -16,6 +16,9 @@ constexpr char kRunFooter[] =
     "  --gpus mig:1g.10gb        one MIG instance of that profile\n"
     "  --gpus share:10G          a share of a shared GPU, capped at 10G of its memory\n"
     "  --gpus GPU-...,MIG-...    these GPUs or MIG instances, by UUID\n"
+    "\nVersioned data (`paddock store`): --mount data@v2:/data mounts that revision read-only;\n"
+    "--output runs@exp1:/output commits what the command leaves in /output to branch exp1 of\n"
+    "repository runs when it ends (the commit names the sandbox, its command and exit status).\n"
     "\nWith --tty the command gets a terminal and yours is attached to it: keys (Ctrl-C too) go\n"
     "to the sandbox, Ctrl-P Ctrl-Q detaches and leaves it running (`paddock sandbox attach ID`).\n"
     "\nExit status: in the foreground, the sandbox's own: its exit code, 128+N when signal N\n"
@@ -62,6 +65,16 @@ void ConvertRunFlags(const SandboxArgs::RunFlags& flags, SandboxRunArgs& run) {
     if (!bind.ok()) throw CLI::ValidationError("--bind", bind.status().message());
     run.binds.push_back(std::move(*bind));
   }
+  for (const std::string& text : flags.mounts) {
+    Result<DataArg> mount = ParseMountArg(text);
+    if (!mount.ok()) throw CLI::ValidationError("--mount", mount.status().message());
+    run.mounts.push_back(std::move(*mount));
+  }
+  if (!flags.output.empty()) {
+    Result<DataArg> output = ParseOutputArg(flags.output);
+    if (!output.ok()) throw CLI::ValidationError("--output", output.status().message());
+    run.output = std::move(*output);
+  }
   for (const std::string& text : flags.env) {
     Result<EnvAssignment> assignment = ParseEnvAssignment(text);
     if (!assignment.ok()) throw CLI::ValidationError("--env", assignment.status().message());
@@ -97,6 +110,13 @@ void AddRunCommand(CLI::App& sandbox, SandboxArgs& args, Command& command) {
   run->add_option("--env", flags.env, "Environment variable KEY=VALUE")
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
+  run->add_option("--mount", flags.mounts,
+                  "A repository revision, read-only: REPO[@REV]:/path (REV: branch, tag, commit)")
+      ->type_name("REPO@REV:/path")
+      ->allow_extra_args(false);
+  run->add_option("--output", flags.output,
+                  "Directory committed to a repository branch when the sandbox ends")
+      ->type_name("REPO[@BRANCH][:/path]");
   run->add_flag("-t,--tty", args.run.tty,
                 "Give the command a terminal and attach ours to it (Ctrl-P Ctrl-Q detaches)");
   run->add_flag("-d,--detach", args.run.detach, "Print the new sandbox's id and return at once");

@@ -25,6 +25,8 @@ struct SandboxArgs {
     std::string gpus;
     std::vector<std::string> binds;
     std::vector<std::string> env;
+    std::vector<std::string> mounts;
+    std::string output;
   };
 
   RunFlags run_flags;

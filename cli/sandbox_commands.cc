@@ -57,6 +57,17 @@ Json CreateRequest(const SandboxRunArgs& args) {
   }
   if (args.root) request["root"] = *args.root;
   if (args.gpus) request["gpus"] = Json(*args.gpus);
+  if (!args.mounts.empty()) {
+    Json mounts = Json::array();
+    for (const DataArg& m : args.mounts) {
+      mounts.push_back({{"repo", m.repo}, {"rev", m.ref}, {"target", m.target}});
+    }
+    request["mounts"] = std::move(mounts);
+  }
+  if (args.output) {
+    request["output"] = {
+        {"repo", args.output->repo}, {"branch", args.output->ref}, {"target", args.output->target}};
+  }
   if (args.tty) {
     request["tty"] = true;
     // The sandbox's terminal starts as big as ours, so full-screen programs draw right at once.

@@ -26,6 +26,8 @@ struct SandboxRunArgs {
   std::optional<std::string> root;     // "host" or an absolute directory
   std::optional<nlohmann::json> gpus;  // the API's GpuRequest, from ParseGpuSpec
   std::vector<EnvAssignment> env;
+  std::vector<DataArg> mounts;    // repository revisions mounted read-only
+  std::optional<DataArg> output;  // directory committed to a repository branch at the end
   bool tty = false;
   bool detach = false;
 };

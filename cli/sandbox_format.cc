@@ -226,6 +226,32 @@ void PrintSandboxTable(std::ostream& out, const Json& sandboxes) {
   table.Print(out);
 }
 
+namespace {
+
+// "mount" rows as REPO@REV (commit) -> TARGET, and the output with its commit once made.
+void AddDataRows(Table& table, const Json& sandbox) {
+  if (const Json* mounts = FindField(sandbox, "mounts"); mounts != nullptr && mounts->is_array()) {
+    for (const Json& m : *mounts) {
+      const std::string commit = StringField(m, "commit");
+      table.AddRow({"mount", StringField(m, "repo") + "@" + StringField(m, "rev") +
+                                 (commit.empty() ? "" : " (" + commit.substr(0, 12) + ")") +
+                                 " -> " + StringField(m, "target")});
+    }
+  }
+  const Json* output = FindField(sandbox, "output");
+  if (output == nullptr || !output->is_object()) return;
+  std::string text = StringField(*output, "repo") + "@" + StringField(*output, "branch") + " <- " +
+                     StringField(*output, "target");
+  if (const std::string commit = StringField(*output, "commit"); !commit.empty()) {
+    text += ", committed " + commit.substr(0, 12);
+  } else if (const std::string error = StringField(*output, "error"); !error.empty()) {
+    text += ", not committed: " + error;
+  }
+  table.AddRow({"output", text});
+}
+
+}  // namespace
+
 void PrintSandboxDetails(std::ostream& out, const Json& sandbox) {
   Table table;
   table.AddRow({"id", Field(sandbox, "id")});
@@ -247,6 +273,7 @@ void PrintSandboxDetails(std::ostream& out, const Json& sandbox) {
   if (const Json* gpus = FindField(sandbox, "gpus"); gpus != nullptr && !gpus->is_null()) {
     AddGpuRows(table, *gpus);
   }
+  AddDataRows(table, sandbox);
   table.AddRow({"exit", DescribeExit(sandbox)});
   table.AddRow({"exit code", Field(sandbox, "exit_code")});
   table.AddRow({"signal", Field(sandbox, "signal")});

@@ -198,6 +198,47 @@ Result<BindArg> ParseBind(std::string_view text) {
   return BindArg{std::move(*source), std::string(parts[1]), has_mode && parts[2] == "rw"};
 }
 
+namespace {
+
+// REPO[@REF][:TARGET]; the first ':' ends the ref (refs never contain ':').
+Result<DataArg> ParseData(std::string_view text, std::string_view default_target,
+                          std::string_view form) {
+  DataArg arg;
+  std::string_view rest = text;
+  const size_t colon = rest.find(':');
+  if (colon != std::string_view::npos) {
+    arg.target = std::string(rest.substr(colon + 1));
+    rest = rest.substr(0, colon);
+  } else {
+    arg.target = std::string(default_target);
+  }
+  const size_t at = rest.find('@');
+  arg.repo = std::string(rest.substr(0, at));
+  arg.ref = at == std::string_view::npos ? "main" : std::string(rest.substr(at + 1));
+  if (arg.repo.empty() || arg.ref.empty() || arg.target.empty()) {
+    return Status::InvalidArgument("expected " + std::string(form) + ", not \"" +
+                                   std::string(text) + "\"");
+  }
+  if (!arg.target.starts_with('/')) {
+    return Status::InvalidArgument("the target \"" + arg.target +
+                                   "\" must be an absolute path inside the sandbox");
+  }
+  return arg;
+}
+
+}  // namespace
+
+Result<DataArg> ParseMountArg(std::string_view text) {
+  if (text.find(':') == std::string_view::npos) {
+    return Status::InvalidArgument("expected REPO[@REV]:/path, not \"" + std::string(text) + "\"");
+  }
+  return ParseData(text, "", "REPO[@REV]:/path");
+}
+
+Result<DataArg> ParseOutputArg(std::string_view text) {
+  return ParseData(text, "/output", "REPO[@BRANCH][:/path]");
+}
+
 Result<EnvAssignment> ParseEnvAssignment(std::string_view text) {
   const size_t equals = text.find('=');
   if (equals == std::string_view::npos || equals == 0) {

@@ -54,6 +54,16 @@ struct EnvAssignment {
 // "KEY=VALUE"; the value may be empty or contain '=', the name may not be empty.
 Result<EnvAssignment> ParseEnvAssignment(std::string_view text);
 
+// A repository revision in a sandbox: "REPO@REV:/path" for --mount (REV defaults to main when
+// "@REV" is left out) and "REPO[@BRANCH][:/path]" for --output (branch main, path /output).
+struct DataArg {
+  std::string repo;
+  std::string ref;     // revision (mount) or branch (output)
+  std::string target;  // absolute path inside the sandbox
+};
+Result<DataArg> ParseMountArg(std::string_view text);
+Result<DataArg> ParseOutputArg(std::string_view text);
+
 // realpath(3) of an existing directory: what --workspace and --root DIR send.
 Result<std::string> ResolveDirectory(const std::string& path);
 

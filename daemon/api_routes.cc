@@ -10,6 +10,7 @@
 #include "daemon/problem.h"
 #include "daemon/sandbox_manager.h"
 #include "daemon/sandbox_routes.h"
+#include "daemon/store_routes.h"
 
 namespace paddock {
 
@@ -142,6 +143,7 @@ void RegisterRoutes(Router* router, ApiContext* ctx) {
   router->Add("DELETE", "/api/v1/tokens/{name}", admin, Bind(ctx, DeleteToken));
   RegisterSandboxRoutes(router, &ctx->sandboxes);
   RegisterGpuRoutes(router, &ctx->gpus);
+  RegisterStoreRoutes(router, &ctx->store);
 }
 
 }  // namespace paddock

@@ -18,6 +18,7 @@ namespace paddock {
 
 class SandboxManager;
 class GpuManager;
+struct StoreContext;
 
 // What the handlers read. Owned by the Daemon; outlives the router.
 struct ApiContext {
@@ -33,6 +34,7 @@ struct ApiContext {
   HttpMetrics* metrics = nullptr;
   SandboxManager* sandboxes = nullptr;
   GpuManager* gpus = nullptr;
+  StoreContext* store = nullptr;  // the versioned store's routes (daemon/store_routes.h)
   // The members of GET /api/v1/status that never change, serialised once by
   // PrepareStatusDocument() (the status route is the one clients poll).
   std::string status_fixed_members;

@@ -34,7 +34,9 @@ std::string BearerToken(const HttpRequest& request) {
 HttpRequest ToRequest(const mg_request_info* info) {
   HttpRequest request;
   request.method = info->request_method;
-  request.path = info->local_uri != nullptr ? info->local_uri : "/";
+  // civetweb runs with decode_url=no: the router splits the path before decoding its segments.
+  request.raw_path = info->local_uri != nullptr ? info->local_uri : "/";
+  request.path = PercentDecode(request.raw_path);
   if (info->query_string != nullptr) request.query = info->query_string;
   for (int i = 0; i < info->num_headers; ++i) {
     request.headers.emplace(info->http_headers[i].name, info->http_headers[i].value);
@@ -48,8 +50,12 @@ void WriteResponse(mg_connection* conn, const HttpRequest& request, const HttpRe
     mg_response_header_add(conn, "Content-Type", response.content_type.c_str(), -1);
   }
   const std::string length = std::to_string(response.body.size());
-  if (response.stream) {
+  const bool chunked = response.stream && !response.stream_length;
+  if (chunked) {
     mg_response_header_add(conn, "Transfer-Encoding", "chunked", -1);
+  } else if (response.stream) {
+    mg_response_header_add(conn, "Content-Length", std::to_string(*response.stream_length).c_str(),
+                           -1);
   } else {
     mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
   }
@@ -60,11 +66,16 @@ void WriteResponse(mg_connection* conn, const HttpRequest& request, const HttpRe
   mg_response_header_send(conn);
   if (request.method == "HEAD") return;
   if (response.stream) {
-    response.stream([conn](std::string_view chunk) {
-      return chunk.empty() ||
-             mg_send_chunk(conn, chunk.data(), static_cast<unsigned int>(chunk.size())) > 0;
+    response.stream([conn, chunked](std::string_view data) {
+      if (data.empty()) return true;
+      if (!chunked) return mg_write(conn, data.data(), data.size()) > 0;
+      return mg_send_chunk(conn, data.data(), static_cast<unsigned int>(data.size())) > 0;
     });
-    mg_send_chunk(conn, "", 0);  // the terminating chunk
+    if (response.stream_failed && response.stream_failed->load()) {
+      mg_disable_connection_keep_alive(conn);  // closed short: the client sees the failure
+      return;
+    }
+    if (chunked) mg_send_chunk(conn, "", 0);  // the terminating chunk
   } else if (!response.body.empty()) {
     mg_write(conn, response.body.data(), response.body.size());
   }
@@ -95,7 +106,10 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const DaemonConfig& config, 
                            "keep_alive_timeout_ms", "30000", "tcp_nodelay", "1",
                            // On close, drain what the client still sends (a refused 413 body)
                            // so the kernel does not answer it with a reset that loses the reply.
-                           "linger_timeout_ms", "1000", nullptr};
+                           "linger_timeout_ms", "1000",
+                           // Paths reach the router encoded, so that "%2F" in a segment (a branch
+                           // "team/x") stays inside that segment; the router decodes.
+                           "decode_url", "no", nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = &ApiServer::LogMessage;
   mg_init_data init{&callbacks, server.get(), options};
@@ -215,7 +229,7 @@ Caller ApiServer::IdentifyCaller(const HttpRequest& request, int server_port,
 }
 
 HttpResponse ApiServer::Serve(mg_connection* conn, HttpRequest& request, std::string* route_label) {
-  Router::Match match = deps_.router->Find(request.method, request.path);
+  Router::Match match = deps_.router->Find(request.method, request.raw_path);
   if (match.route != nullptr) *route_label = match.route->pattern;
   const bool api_path = request.path == "/api" || request.path.starts_with("/api/");
   // Anonymous callers learn nothing about /api, not even which routes exist.
@@ -243,11 +257,11 @@ HttpResponse ApiServer::Serve(mg_connection* conn, HttpRequest& request, std::st
     return Problem(403, "forbidden", "Forbidden", "this operation needs an admin caller");
   }
   const long long content_length = mg_get_request_info(conn)->content_length;
-  if (route.options.json_body) {
-    if (!IsJsonContentType(request.Header("Content-Type"))) {
-      return Problem(415, "unsupported-media-type", "Unsupported media type",
-                     "send the body as Content-Type: application/json");
-    }
+  const bool json = IsJsonContentType(request.Header("Content-Type"));
+  if (route.options.stream_body && !json) return ServeStreamedBody(conn, route, request);
+  if (route.options.json_body && !json) {
+    return Problem(415, "unsupported-media-type", "Unsupported media type",
+                   "send the body as Content-Type: application/json");
   }
   if (auto error = ReadBody(conn, content_length, request)) return *error;
   if (route.options.json_body) {
@@ -260,6 +274,38 @@ HttpResponse ApiServer::Serve(mg_connection* conn, HttpRequest& request, std::st
     }
   }
   return route.handler(request);
+}
+
+HttpResponse ApiServer::ServeStreamedBody(mg_connection* conn, const Route& route,
+                                          HttpRequest& request) const {
+  // mg_read answers 0 once the body (by Content-Length or chunked encoding) has been read.
+  auto ended = std::make_shared<bool>(false);
+  request.body_reader = [conn, ended](char* buffer, size_t capacity) -> Result<size_t> {
+    if (*ended) return size_t{0};
+    const int n = mg_read(conn, buffer, capacity);
+    if (n < 0) return Status::Unavailable("the client's connection failed while sending the body");
+    if (n == 0) *ended = true;
+    return static_cast<size_t>(n);
+  };
+  HttpResponse response = route.handler(request);
+  request.body_reader = nullptr;
+  if (!*ended) DiscardBody(conn);
+  return response;
+}
+
+void ApiServer::DiscardBody(mg_connection* conn) {
+  // A handler that refused the body early (a hostile archive) left the rest unread. Reading a
+  // little more lets a client that sends everything before reading see the answer; past that,
+  // the connection is closed after the answer instead of reading on for an unbounded body.
+  constexpr size_t kDiscardLimit = 8 << 20;
+  std::vector<char> buf(64 * 1024);
+  size_t discarded = 0;
+  while (discarded < kDiscardLimit) {
+    const int n = mg_read(conn, buf.data(), buf.size());
+    if (n <= 0) return;
+    discarded += static_cast<size_t>(n);
+  }
+  mg_disable_connection_keep_alive(conn);
 }
 
 std::optional<HttpResponse> ApiServer::ReadBody(mg_connection* conn, long long content_length,

@@ -4,7 +4,9 @@
 // on TCP and TLS, SO_PEERCRED for unix-socket callers; see ConnectionRegistry), 401/403,
 // 404/405 with Allow, request body limits (413), JSON content type (415) and parsing (400),
 // problem+json for every error, exception containment, and per-route metrics. Handlers see a
-// parsed HttpRequest and return an HttpResponse.
+// parsed HttpRequest and return an HttpResponse. Routes with RouteOptions::stream_body read
+// non-JSON bodies themselves as they arrive (uploads larger than memory); their responses, like
+// any, may be streamed (HttpResponse::stream).
 #pragma once
 
 #include <atomic>
@@ -62,6 +64,11 @@ class ApiServer {
   // Reads the body (bounded by max_body_bytes_); returns an error response when it must stop.
   std::optional<HttpResponse> ReadBody(mg_connection* conn, long long content_length,
                                        HttpRequest& request) const;
+  // Runs a stream_body route on a body that is not JSON: the handler reads it through
+  // request.body_reader; what it leaves unread is discarded (or the connection closed).
+  HttpResponse ServeStreamedBody(mg_connection* conn, const Route& route,
+                                 HttpRequest& request) const;
+  static void DiscardBody(mg_connection* conn);
 
   Dependencies deps_;
   std::atomic<size_t> max_body_bytes_;

@@ -255,6 +255,20 @@ const std::map<std::string, std::map<std::string, KeySpec>>& Schema() {
             IntegerKey(10, 86400, [](int64_t v, DaemonConfig& c) { c.gpu_history_seconds = v; })},
            {"partitions", PartitionsKey()},
        }},
+      {"store",
+       {
+           {"enabled", BoolKey([](bool v, DaemonConfig& c) { c.store_enabled = v; })},
+           {"dir", AbsolutePathKey(&DaemonConfig::store_dir, true)},
+           // Up to 30 days; 0 is allowed for tests, but a commit running longer than the grace
+           // period may then lose objects to a concurrent gc (storage/gc.h).
+           {"gc_grace_seconds",
+            IntegerKey(0, 30 * 86400,
+                       [](int64_t v, DaemonConfig& c) { c.store_gc_grace_seconds = v; })},
+           {"max_upload_bytes", IntegerKey(0, INT64_MAX,
+                                           [](int64_t v, DaemonConfig& c) {
+                                             c.store_max_upload_bytes = static_cast<uint64_t>(v);
+                                           })},
+       }},
   };
   return *schema;
 }

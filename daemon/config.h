@@ -63,7 +63,16 @@ struct DaemonConfig {
   int64_t gpu_history_seconds = 600;               // 1 Hz samples kept per GPU
   std::map<std::string, GpuPartitionConfig> gpu_partitions;
 
+  // [store]
+  bool store_enabled = true;
+  std::string store_dir;                  // "" = <state_dir>/store
+  int64_t store_gc_grace_seconds = 3600;  // objects and commits younger than this survive gc
+  uint64_t store_max_upload_bytes = 0;    // tar uploads; 0 = unlimited
+
   bool tls_enabled() const { return !tls_certificate.empty(); }
+  std::string store_directory() const {
+    return store_dir.empty() ? state_dir + "/store" : store_dir;
+  }
 };
 
 // Parses TOML `text`; `source_name` is used in error messages ("<source_name>:<line>: ...").

@@ -59,6 +59,11 @@ std::vector<std::string> RestartOnlyChanges(const DaemonConfig& a, const DaemonC
     changed.push_back("api.tls_certificate/tls_private_key");
   }
   if (a.http_threads != b.http_threads) changed.push_back("api.threads");
+  if (a.store_enabled != b.store_enabled) changed.push_back("store.enabled");
+  if (a.store_directory() != b.store_directory()) changed.push_back("store.dir");
+  if (a.store_gc_grace_seconds != b.store_gc_grace_seconds) {
+    changed.push_back("store.gc_grace_seconds");
+  }
   return changed;
 }
 
@@ -115,6 +120,33 @@ Status Daemon::OpenDatabase() {
   tokens_ = std::make_unique<TokenStore>(db_.get());
   PADDOCK_RETURN_IF_ERROR(tokens_->Load());
   return tokens_->EnsureAdminToken(JoinPath(config_.state_dir, "admin.token"));
+}
+
+void Daemon::OpenStore() {
+  context_.store = &store_context_;
+  store_context_.max_upload_bytes = config_.store_max_upload_bytes;
+  if (!config_.store_enabled) {
+    store_context_.unavailable = "the store is disabled ([store] enabled = false)";
+    LogInfo("versioned store disabled");
+    return;
+  }
+  notifier_.Status("Opening the versioned store");
+  const std::string dir = config_.store_directory();
+  storage::StoreOptions options;
+  options.gc_grace = std::chrono::seconds(config_.store_gc_grace_seconds);
+  auto store = storage::Store::Open(dir, options);
+  if (!store.ok()) {
+    // Sandboxes and GPUs do not need the store: keep serving them, and say why on every store
+    // route instead of refusing to start.
+    store_context_.unavailable =
+        "the store in " + dir + " could not be opened: " + store.status().message();
+    LogError("versioned store unavailable",
+             {{"STORE_DIR", dir}, {"ERROR", store.status().message()}});
+    return;
+  }
+  store_ = std::move(store).value();
+  store_context_.store = store_.get();
+  LogInfo("versioned store open", {{"STORE_DIR", dir}});
 }
 
 // paddock-init: the configured path, else beside this binary (a build tree), else libexec.
@@ -187,6 +219,7 @@ Status Daemon::StartSandboxes() {
   sandboxes_ =
       std::make_unique<SandboxManager>(db_.get(), cgroups_.get(), std::move(options), unavailable);
   sandboxes_->AttachGpus(gpus_.get());
+  if (store_) sandboxes_->AttachStore(store_.get(), JoinPath(config_.state_dir, "views"));
   gpus_->SetStopHandler([this](const std::string& id, const std::string& reason) {
     Status s = sandboxes_->StopForReason(id, reason);
     if (!s.ok()) LogError("cannot stop sandbox", {{"SANDBOX", id}, {"ERROR", s.message()}});
@@ -247,6 +280,7 @@ Status Daemon::Start() {
   PADDOCK_RETURN_IF_ERROR(PrepareStateDir());
   PADDOCK_RETURN_IF_ERROR(AcquireLock());
   PADDOCK_RETURN_IF_ERROR(OpenDatabase());
+  OpenStore();
   PADDOCK_RETURN_IF_ERROR(StartGpus());
   PADDOCK_RETURN_IF_ERROR(StartSandboxes());
   PADDOCK_RETURN_IF_ERROR(StartApi());
@@ -315,6 +349,8 @@ void Daemon::Reload() {
   }
   config_.log_level = fresh->log_level;
   config_.max_body_bytes = fresh->max_body_bytes;
+  config_.store_max_upload_bytes = fresh->store_max_upload_bytes;
+  store_context_.max_upload_bytes = config_.store_max_upload_bytes;
   SetLogLevel(config_.log_level);
   server_->set_max_body_bytes(config_.max_body_bytes);
   LogInfo("configuration reloaded",
@@ -334,12 +370,17 @@ void Daemon::Shutdown() {
   // Sandboxes keep running; a restarted daemon re-adopts them.
   context_.sandboxes = nullptr;
   context_.gpus = nullptr;
+  context_.store = nullptr;
+  store_context_.store = nullptr;
   // The GPU sampler calls into the sandbox manager and the manager's watcher into the GPU
   // manager: stop the sampler, then the watcher, then drop the GPU manager.
   if (gpus_) gpus_->StopSampler();
   sandboxes_.reset();
   gpus_.reset();
   cgroups_.reset();
+  // Last of the users gone (requests, the sandbox watcher): the store can close; every commit
+  // flushed its packs already.
+  store_.reset();
   tokens_.reset();
   db_.reset();
   LogInfo("stopped");

@@ -1,6 +1,8 @@
 // Daemon: paddockd's wiring and lifecycle.
 //
-//   Start():  state dir -> lock -> database (migrations) -> tokens -> cgroups and sandboxes
+//   Start():  state dir -> lock -> database (migrations) -> tokens -> versioned store (a store
+//             that cannot be opened is reported by its routes, 503; the daemon runs on) ->
+//             GPUs -> cgroups and sandboxes
 //             (re-adopting those of an earlier run) -> HTTP server -> TLS listener (when
 //             configured) -> unix socket -> READY=1. Any failure stops here with a Status;
 //             nothing is left half-started.
@@ -24,10 +26,12 @@
 #include "daemon/router.h"
 #include "daemon/sandbox_manager.h"
 #include "daemon/state_db.h"
+#include "daemon/store_routes.h"
 #include "daemon/systemd_notifier.h"
 #include "daemon/tls_terminator.h"
 #include "daemon/token_store.h"
 #include "daemon/unix_socket_bridge.h"
+#include "storage/store.h"
 
 namespace paddock {
 
@@ -46,6 +50,7 @@ class Daemon {
   Status PrepareStateDir();
   Status AcquireLock();
   Status OpenDatabase();
+  void OpenStore();
   Status StartGpus();
   Status StartSandboxes();
   Status StartApi();
@@ -63,6 +68,8 @@ class Daemon {
   std::unique_ptr<sandbox::CgroupDriver> cgroups_;
   std::unique_ptr<GpuManager> gpus_;
   std::unique_ptr<SandboxManager> sandboxes_;
+  std::unique_ptr<storage::Store> store_;
+  StoreContext store_context_;
   HttpMetrics metrics_;
   ConnectionRegistry connections_;
   Router router_;

@@ -26,15 +26,23 @@ bool CaseInsensitiveLess::operator()(std::string_view a, std::string_view b) con
 
 namespace {
 
+// Decodes one escape at in[i] ('%' followed by two hex digits), or returns -1.
+int EscapedByte(std::string_view in, size_t i) {
+  if (in[i] != '%' || i + 2 >= in.size()) return -1;
+  const int high = HexDigitValue(in[i + 1]);
+  const int low = HexDigitValue(in[i + 2]);
+  return high < 0 || low < 0 ? -1 : high * 16 + low;
+}
+
 std::string DecodeQueryComponent(std::string_view in) {
   std::string out;
   out.reserve(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
+    const int byte = EscapedByte(in, i);
     if (in[i] == '+') {
       out += ' ';
-    } else if (in[i] == '%' && i + 2 < in.size() && HexDigitValue(in[i + 1]) >= 0 &&
-               HexDigitValue(in[i + 2]) >= 0) {
-      out += static_cast<char>(HexDigitValue(in[i + 1]) * 16 + HexDigitValue(in[i + 2]));
+    } else if (byte >= 0) {
+      out += static_cast<char>(byte);
       i += 2;
     } else {
       out += in[i];
@@ -44,6 +52,21 @@ std::string DecodeQueryComponent(std::string_view in) {
 }
 
 }  // namespace
+
+std::string PercentDecode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    const int byte = EscapedByte(in, i);
+    if (byte >= 0) {
+      out += static_cast<char>(byte);
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
 
 std::string HttpRequest::QueryParam(std::string_view name) const {
   std::string_view rest = query;

@@ -62,6 +62,12 @@ CREATE TABLE gpu_allocations (
 ) STRICT;
 CREATE INDEX gpu_allocations_by_sandbox ON gpu_allocations(sandbox_id);
 )sql"},
+      {6, "sandbox data: mounted commits and the output's commit",
+       R"sql(
+-- {"mounts": [{"repo","rev","commit","target"}], "output": {"repo","branch","target","message",
+-- then "commit" and "changed", or "error"}} (JSON); {} for a sandbox without versioned data.
+ALTER TABLE sandboxes ADD COLUMN data TEXT NOT NULL DEFAULT '{}';
+)sql"},
   };
   return kMigrations;
 }

@@ -28,9 +28,10 @@ bool MatchPattern(std::string_view pattern, std::string_view path,
   if (want.size() != have.size()) return false;
   std::map<std::string, std::string> found;
   for (size_t i = 0; i < want.size(); ++i) {
+    std::string segment = PercentDecode(have[i]);
     if (want[i].size() > 2 && want[i].front() == '{' && want[i].back() == '}') {
-      found.emplace(std::string(want[i].substr(1, want[i].size() - 2)), std::string(have[i]));
-    } else if (want[i] != have[i]) {
+      found.emplace(std::string(want[i].substr(1, want[i].size() - 2)), std::move(segment));
+    } else if (want[i] != segment) {
       return false;
     }
   }

@@ -1,6 +1,10 @@
 // Router: maps (method, path) to a handler. Patterns are literal segments and "{name}"
 // placeholders, e.g. "/api/v1/tokens/{name}". The route table is also what the OpenAPI document
 // is checked against (tests/unit/openapi_test.cc), so a route cannot exist undocumented.
+//
+// Paths are matched as sent, percent-encoded: a path is split on '/' first and each segment
+// decoded afterwards, so "%2F" inside a segment is a '/' in a placeholder's value (a branch
+// "team/x" is "/branches/team%2Fx") rather than a segment boundary.
 #pragma once
 
 #include <functional>
@@ -18,6 +22,10 @@ struct RouteOptions {
   bool requires_auth = true;  // false only for /healthz and /metrics
   bool json_body = false;     // the route reads a JSON body: content type and size are checked
   bool admin_only = false;    // callers must be admin (root on the socket, or an admin token)
+  // The route reads its body itself, as it arrives, through HttpRequest::body_reader, and bounds
+  // it itself: api.max_body_bytes does not apply (uploads of any size). With json_body too, a
+  // JSON body is still read, capped and parsed as usual; any other content type is streamed.
+  bool stream_body = false;
 };
 
 struct Route {
@@ -33,9 +41,10 @@ class Router {
 
   struct Match {
     const Route* route = nullptr;               // null when nothing matched
-    std::map<std::string, std::string> params;  // placeholder values, decoded
+    std::map<std::string, std::string> params;  // placeholder values, percent-decoded
     std::vector<std::string> allowed_methods;   // path matched, method did not (for 405)
   };
+  // `path` as sent (percent-encoded), without the query.
   Match Find(const std::string& method, const std::string& path) const;
 
   const std::vector<Route>& routes() const { return routes_; }

@@ -46,6 +46,14 @@ nlohmann::json OrNull(const std::optional<T>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
 }
 
+nlohmann::json MountsJson(const std::vector<DataMount>& mounts) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const DataMount& m : mounts) {
+    out.push_back({{"repo", m.repo}, {"rev", m.rev}, {"target", m.target}});
+  }
+  return out;
+}
+
 nlohmann::json RequestJson(const SandboxRequest& r) {
   nlohmann::json binds = nlohmann::json::array();
   for (const auto& b : r.binds) {
@@ -62,7 +70,13 @@ nlohmann::json RequestJson(const SandboxRequest& r) {
           {"binds", binds},
           {"root", r.root},
           {"gpus", r.gpus ? nlohmann::json{{"request", r.gpus_json}} : nlohmann::json(nullptr)},
-          {"tty", r.tty.has_value()}};
+          {"tty", r.tty.has_value()},
+          {"mounts", MountsJson(r.mounts)},
+          {"output", r.output ? nlohmann::json{{"repo", r.output->repo},
+                                               {"branch", r.output->branch},
+                                               {"target", r.output->target},
+                                               {"message", r.output->message}}
+                              : nlohmann::json(nullptr)}};
 }
 
 // Resolves symlinks and "..": permission checks must see the path the kernel will bind.
@@ -97,7 +111,7 @@ std::optional<sandbox::ExitRecord> ExitFromRow(const StateDb::Row& r) {
 
 constexpr char kSelectColumns[] =
     "SELECT id, request, spec, owner, state, created_at, finished_at, init_pid, init_start_time, "
-    "exit_code, signal, reason FROM sandboxes";
+    "exit_code, signal, reason, data FROM sandboxes";
 
 SandboxRecord RecordFromRow(const StateDb::Row& r) {
   SandboxRecord s;
@@ -111,6 +125,8 @@ SandboxRecord RecordFromRow(const StateDb::Row& r) {
   if (const auto* p = std::get_if<int64_t>(&r[7])) s.init_pid = static_cast<pid_t>(*p);
   if (const auto* t = std::get_if<int64_t>(&r[8])) s.init_start_time = static_cast<uint64_t>(*t);
   s.exit = ExitFromRow(r);
+  s.data = nlohmann::json::parse(std::get<std::string>(r[12]), nullptr, false);
+  if (!s.data.is_object()) s.data = nlohmann::json::object();
   return s;
 }
 
@@ -140,7 +156,9 @@ nlohmann::json SandboxRecord::ToJson() const {
           {"reason", exit ? nlohmann::json(exit->reason) : nullptr},
           {"gpus", request.value("gpus", nlohmann::json(nullptr))},
           {"tty", spec.tty ? nlohmann::json{{"rows", spec.tty->rows}, {"cols", spec.tty->cols}}
-                           : nlohmann::json(nullptr)}};
+                           : nlohmann::json(nullptr)},
+          {"mounts", data.value("mounts", nlohmann::json::array())},
+          {"output", data.value("output", nlohmann::json(nullptr))}};
 }
 
 SandboxManager::SandboxManager(StateDb* db, sandbox::CgroupDriver* cgroups,
@@ -334,11 +352,22 @@ Result<SandboxRecord> SandboxManager::Create(const SandboxRequest& request, cons
   const std::string id = NewSandboxId();
   auto spec = BuildSpec(id, request, caller);
   if (!spec.ok()) return spec.status();
+  auto data = data_->Prepare(id, StateDir(id), request.mounts, request.output,
+                             spec->user_namespace ? spec->host_uid : spec->uid,
+                             spec->user_namespace ? spec->host_gid : spec->gid, &*spec);
+  Status bound = data.ok() ? sandbox::Validate(*spec) : data.status();
+  if (!bound.ok()) {
+    std::filesystem::remove_all(StateDir(id));
+    return bound;
+  }
 
   std::vector<sandbox::DeviceRule> device_rules = sandbox::BaseDeviceRules();
   nlohmann::json granted;
   auto limits = GrantGpus(id, request, &*spec, &device_rules, &granted);
-  if (!limits.ok()) return limits.status();
+  if (!limits.ok()) {
+    std::filesystem::remove_all(StateDir(id));
+    return limits.status();
+  }
   // From here on, a failure must hand the GPUs back.
   auto release_gpus = [&] {
     if (request.gpus && gpus_ != nullptr) gpus_->Release(id);
@@ -348,6 +377,7 @@ Result<SandboxRecord> SandboxManager::Create(const SandboxRequest& request, cons
     auto created = cgroups_->CreateCgroup(id, *limits, device_rules);
     if (!created.ok()) {
       release_gpus();
+      std::filesystem::remove_all(StateDir(id));
       return Status::FailedPrecondition(created.status().message());
     }
     cgroup = std::move(created).value();
@@ -377,12 +407,13 @@ Result<SandboxRecord> SandboxManager::Create(const SandboxRequest& request, cons
   record.created_at_ms = UnixNowMs();
   record.init_pid = launched->init_pid;
   record.init_start_time = launched->init_start_time;
+  record.data = *data;
   Status saved = db_->Query(
       "INSERT INTO sandboxes(id, request, spec, owner, state, created_at, init_pid, "
-      "init_start_time) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)",
+      "init_start_time, data) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)",
       {id, record.request.dump(), sandbox::ToJson(*spec).dump(), record.owner.dump(),
-       record.created_at_ms, int64_t{record.init_pid},
-       static_cast<int64_t>(record.init_start_time)});
+       record.created_at_ms, int64_t{record.init_pid}, static_cast<int64_t>(record.init_start_time),
+       record.data.dump()});
   if (!saved.ok()) {
     // Unrecorded, it could never be stopped through the API: do not leave it running.
     ::syscall(SYS_pidfd_send_signal, launched->pidfd.get(), SIGKILL, nullptr, 0);
@@ -465,12 +496,24 @@ void SandboxManager::Finish(const std::string& id, Live live) {
       LogWarning("sandbox cgroup left behind", {{"SANDBOX", id}, {"ERROR", removed.message()}});
     }
   }
+  // Nothing runs in the sandbox any more: its output can be committed.
+  nlohmann::json data = nlohmann::json::object();
+  if (auto record = Get(id); record.ok()) {
+    data = data_->CommitOutput(id, StateDir(id), record->data,
+                               {{"sandbox", id},
+                                {"command", record->request.value("command", nlohmann::json())},
+                                {"exit_code", exit.exit_code},
+                                {"signal", exit.signal},
+                                {"reason", exit.reason}});
+  }
   Status s = db_->Query(
       "UPDATE sandboxes SET state = 'exited', finished_at = ?2, exit_code = ?3, signal = ?4, "
-      "reason = ?5 WHERE id = ?1",
-      {id, exit.finished_at_ms, int64_t{exit.exit_code}, int64_t{exit.signal}, exit.reason});
+      "reason = ?5, data = ?6 WHERE id = ?1",
+      {id, exit.finished_at_ms, int64_t{exit.exit_code}, int64_t{exit.signal}, exit.reason,
+       data.dump()});
   if (!s.ok()) LogError("cannot record sandbox exit", {{"SANDBOX", id}, {"ERROR", s.message()}});
   if (gpus_ != nullptr) gpus_->Release(id);
+  if (!SandboxData::MountedCommits(data).empty()) PruneDataViews();
   LogInfo(
       "sandbox exited",
       {{"SANDBOX", id}, {"EXIT_CODE", std::to_string(exit.exit_code)}, {"REASON", exit.reason}});
@@ -510,6 +553,14 @@ Status SandboxManager::StopForReason(const std::string& id, const std::string& r
     stop_reasons_[id] = reason;
   }
   return Stop(id);
+}
+
+void SandboxManager::PruneDataViews() {
+  std::set<std::string> in_use;
+  for (const SandboxRecord& r : List()) {
+    if (r.state != "exited") in_use.merge(SandboxData::MountedCommits(r.data));
+  }
+  data_->PruneViews(in_use);
 }
 
 Status SandboxManager::CheckTerminal(const std::string& id) const {

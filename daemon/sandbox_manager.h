@@ -28,6 +28,7 @@
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "daemon/http_types.h"
+#include "daemon/sandbox_data.h"
 #include "daemon/state_db.h"
 #include "gpu/allocator.h"
 #include "sandbox/cgroup.h"
@@ -52,6 +53,8 @@ struct SandboxRequest {
   std::optional<gpu::GpuRequest> gpus;
   nlohmann::json gpus_json;                  // the "gpus" member as sent, for the record
   std::optional<sandbox::TerminalSize> tty;  // set: the command gets a terminal of this size
+  std::vector<DataMount> mounts;             // repo@rev mounted read-only
+  std::optional<DataOutput> output;          // committed to repo@branch at the end
 };
 
 struct SandboxRecord {
@@ -65,6 +68,7 @@ struct SandboxRecord {
   pid_t init_pid = 0;
   uint64_t init_start_time = 0;
   std::optional<sandbox::ExitRecord> exit;
+  nlohmann::json data = nlohmann::json::object();  // SandboxData::Prepare's record, then output
 
   // The API's Sandbox object.
   nlohmann::json ToJson() const;
@@ -93,6 +97,11 @@ class SandboxManager {
   // Sandboxes that ask for GPUs get them from `gpus` (which must outlive the manager); without
   // it such requests are refused. Call before Start().
   void AttachGpus(GpuManager* gpus) { gpus_ = gpus; }
+  // Lets sandboxes mount repositories and commit outputs (sandbox_data.h). `store` must outlive
+  // the manager; call before Start().
+  void AttachStore(storage::Store* store, const std::string& views_dir) {
+    data_ = std::make_unique<SandboxData>(store, views_dir);
+  }
 
   // Re-adopts the sandboxes of an earlier daemon and starts the watcher.
   Status Start();
@@ -128,6 +137,8 @@ class SandboxManager {
     std::unique_ptr<sandbox::Cgroup> cgroup;
   };
 
+  // Removes the data views that no running sandbox mounts.
+  void PruneDataViews();
   // OK when `id` is running with a terminal; else why not (kNotFound, kFailedPrecondition).
   Status CheckTerminal(const std::string& id) const;
   Result<sandbox::SandboxSpec> BuildSpec(const std::string& id, const SandboxRequest& request,
@@ -151,6 +162,7 @@ class SandboxManager {
   std::map<std::string, Live> live_;
   std::map<std::string, std::string> stop_reasons_;  // StopForReason() before the exit
   GpuManager* gpus_ = nullptr;
+  std::unique_ptr<SandboxData> data_ = std::make_unique<SandboxData>(nullptr, "");
   UniqueFd wake_;  // eventfd: the set of sandboxes changed, or stopping
   bool stopping_ = false;
   std::thread watcher_;

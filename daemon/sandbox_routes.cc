@@ -66,6 +66,32 @@ std::optional<HttpResponse> ParseBinds(const nlohmann::json& binds, SandboxReque
   return std::nullopt;
 }
 
+// "mounts": [{"repo", "rev", "target"}] and "output": {"repo", "branch", "target", "message"}.
+std::optional<HttpResponse> ParseData(const nlohmann::json& body, SandboxRequest* out) {
+  const nlohmann::json mounts = body.value("mounts", nlohmann::json::array());
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    const std::string field = "mounts[" + std::to_string(i) + "]";
+    if (!mounts[i].is_object()) return InvalidParam(field, "must be an object");
+    if (auto bad = FindFieldError(mounts[i], {{"repo", JsonType::kString, true},
+                                              {"rev", JsonType::kString},
+                                              {"target", JsonType::kString, true}})) {
+      return InvalidParam(field + "." + bad->field, bad->reason);
+    }
+    out->mounts.push_back({mounts[i]["repo"], mounts[i].value("rev", "main"), mounts[i]["target"]});
+  }
+  if (!body.contains("output")) return std::nullopt;
+  const nlohmann::json& output = body["output"];
+  if (auto bad = FindFieldError(output, {{"repo", JsonType::kString, true},
+                                         {"branch", JsonType::kString},
+                                         {"target", JsonType::kString},
+                                         {"message", JsonType::kString}})) {
+    return InvalidParam("output." + bad->field, bad->reason);
+  }
+  out->output = DataOutput{output["repo"], output.value("branch", "main"),
+                           output.value("target", "/output"), output.value("message", "")};
+  return std::nullopt;
+}
+
 // {"rows": R, "cols": C}, each 1..4096; missing members keep 24x80.
 std::variant<sandbox::TerminalSize, HttpResponse> TerminalSizeFromJson(const nlohmann::json& j,
                                                                        const std::string& field) {
@@ -96,6 +122,8 @@ std::variant<SandboxRequest, HttpResponse> ParseRequest(const nlohmann::json& bo
                                     {"root", JsonType::kString},
                                     {"tty", JsonType::kBoolean},
                                     {"tty_size", JsonType::kObject},
+                                    {"mounts", JsonType::kArray},
+                                    {"output", JsonType::kObject},
                                     {"gpus", JsonType::kObject}})) {
     return *bad;
   }
@@ -144,6 +172,7 @@ std::variant<SandboxRequest, HttpResponse> ParseRequest(const nlohmann::json& bo
     r.gpus = *gpus;
     r.gpus_json = body["gpus"];
   }
+  if (auto bad = ParseData(body, &r)) return *bad;
   if (body.value("tty", false)) {
     auto size = TerminalSizeFromJson(body.value("tty_size", nlohmann::json::object()), "tty_size");
     if (auto* error = std::get_if<HttpResponse>(&size)) return *error;

@@ -16,6 +16,7 @@
 #include "base/file_util.h"
 #include "base/unique_fd.h"
 #include "storage/file_io.h"
+#include "storage/fs_identity.h"
 #include "storage/objects.h"
 #include "storage/work_queue.h"
 
@@ -92,8 +93,11 @@ Result<std::vector<std::string>> ListNames(const std::string& dir) {
   return names;
 }
 
-// Creates `target`, or checks that it is an empty directory, and opens it.
-Result<UniqueFd> OpenEmptyTarget(const std::string& target, uint64_t* created) {
+// Creates `target`, or checks that it is an empty directory, and opens it, as `identity`.
+Result<UniqueFd> OpenEmptyTarget(const std::string& target, const FsIdentity* identity,
+                                 uint64_t* created) {
+  ScopedFsIdentity as_identity;
+  PADDOCK_RETURN_IF_ERROR(as_identity.Apply(identity));
   if (::mkdir(target.c_str(), kDirectoryMode) == 0) {
     UniqueFd fd(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) return Status::FromErrno("open " + target);
@@ -140,11 +144,14 @@ class CheckoutRun {
   bool CacheHas(const std::string& name, uint64_t size) const;
   Status AddToCache(const ObjectId& id, uint64_t size);
   Status AddExecutableToCache(const ObjectId& id);
+  Status PlaceTreeAsIdentity(const ObjectId& root, UniqueFd target_fd, const std::string& target);
   Status PlaceTree(const ObjectId& root, UniqueFd target_fd, const std::string& target);
   Result<SharedFd> CreateDirectory(const DirToCreate& dir);
   Status CreateEntry(const SharedFd& dir_fd, const TreeEntry& e, const std::string& path);
   Status PlaceFile(const SharedFd& dir_fd, const TreeEntry& e, const std::string& path);
-  Result<bool> TryReflink(int dir_fd, const TreeEntry& e, UniqueFd* dst);
+  Status OpenCacheFile(const ObjectId& id, UniqueFd* src) const;
+  Result<bool> LinkAsIdentity(const UniqueFd& src, int dir_fd, const TreeEntry& e, UniqueFd* dst);
+  Result<bool> TryReflink(int src_fd, int dir_fd, const TreeEntry& e, UniqueFd* dst);
   Result<bool> TryHardlink(int dir_fd, const TreeEntry& e);
 
   const PackStore& store_;
@@ -163,7 +170,7 @@ class CheckoutRun {
 
 Result<CheckoutResult> CheckoutRun::Run(const ObjectId& root, const std::string& target) {
   if (options_.file_cache_dir.empty()) return Status::InvalidArgument("no file cache directory");
-  Result<UniqueFd> target_fd = OpenEmptyTarget(target, &result_.directories);
+  Result<UniqueFd> target_fd = OpenEmptyTarget(target, options_.identity, &result_.directories);
   if (!target_fd.ok()) return target_fd.status();
   PADDOCK_RETURN_IF_ERROR(MakeDirectories(options_.file_cache_dir, 0750));
   cache_fd_.reset(::open(options_.file_cache_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -171,7 +178,7 @@ Result<CheckoutResult> CheckoutRun::Run(const ObjectId& root, const std::string&
   PADDOCK_RETURN_IF_ERROR(LoadTrees(root));
   workers_ = std::make_unique<WorkQueue>(options_.threads, kMaxQueuedFiles);
   PADDOCK_RETURN_IF_ERROR(FillCache());
-  Status placed = PlaceTree(root, std::move(target_fd.value()), target);
+  Status placed = PlaceTreeAsIdentity(root, std::move(target_fd.value()), target);
   const Status waited = workers_->Wait();
   PADDOCK_RETURN_IF_ERROR(placed);
   PADDOCK_RETURN_IF_ERROR(waited);
@@ -278,6 +285,15 @@ Status CheckoutRun::AddExecutableToCache(const ObjectId& id) {
                         });
 }
 
+// The walk only creates entries in the target (files are placed by the workers), so this thread
+// keeps the identity for all of it.
+Status CheckoutRun::PlaceTreeAsIdentity(const ObjectId& root, UniqueFd target_fd,
+                                        const std::string& target) {
+  ScopedFsIdentity as_identity;
+  PADDOCK_RETURN_IF_ERROR(as_identity.Apply(options_.identity));
+  return PlaceTree(root, std::move(target_fd), target);
+}
+
 Status CheckoutRun::PlaceTree(const ObjectId& root, UniqueFd target_fd, const std::string& target) {
   // Depth first, each directory opened only when its turn comes, so open directory fds stay
   // proportional to the depth (plus those held by queued files).
@@ -339,34 +355,16 @@ Status CheckoutRun::CreateEntry(const SharedFd& dir_fd, const TreeEntry& e,
 }
 
 Status CheckoutRun::PlaceFile(const SharedFd& dir_fd, const TreeEntry& e, const std::string& path) {
+  UniqueFd src;
+  if (reflink_possible_.load(std::memory_order_relaxed)) {
+    PADDOCK_RETURN_IF_ERROR(OpenCacheFile(e.id, &src));
+  }
   UniqueFd dst;
-  Result<bool> done = TryReflink(dir_fd->get(), e, &dst);
-  if (!done.ok()) return done.status().WithContext(path);
-  if (*done) {
-    reflinked_.fetch_add(1, std::memory_order_relaxed);
-    return Status::Ok();
-  }
-  if (options_.read_only_view && hardlink_possible_.load(std::memory_order_relaxed)) {
-    // A destination left by a failed reflink attempt goes: the link takes its name.
-    if (dst && ::unlinkat(dir_fd->get(), e.name.c_str(), 0) != 0) {
-      return Status::FromErrno("unlink " + path);
-    }
-    dst.reset();
-    done = TryHardlink(dir_fd->get(), e);
-    if (!done.ok()) return done.status().WithContext(path);
-    if (*done) {
-      hardlinked_.fetch_add(1, std::memory_order_relaxed);
-      return Status::Ok();
-    }
-  }
-  if (!dst) {
-    dst.reset(::openat(dir_fd->get(), e.name.c_str(),
-                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!dst) return Status::FromErrno("create " + path);
-  }
-  const std::string cache_name = CacheName(e.id, false);
-  UniqueFd src(::openat(cache_fd_.get(), cache_name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!src) return Status::FromErrno("open " + JoinPath(options_.file_cache_dir, cache_name));
+  Result<bool> linked = LinkAsIdentity(src, dir_fd->get(), e, &dst);
+  if (!linked.ok()) return linked.status().WithContext(path);
+  if (*linked) return Status::Ok();
+  // Copying and chmod work on open fds: no permission check, so no identity needed any more.
+  if (!src) PADDOCK_RETURN_IF_ERROR(OpenCacheFile(e.id, &src));
   PADDOCK_RETURN_IF_ERROR(CopyContents(src.get(), dst.get()).WithContext(path));
   if (::fchmod(dst.get(), FileMode(IsExecutable(e), options_.read_only_view)) != 0) {
     return Status::FromErrno("chmod " + path);
@@ -375,17 +373,56 @@ Status CheckoutRun::PlaceFile(const SharedFd& dir_fd, const TreeEntry& e, const 
   return Status::Ok();
 }
 
+// Opened with this thread's own identity: the cache belongs to the store, not to the identity.
+Status CheckoutRun::OpenCacheFile(const ObjectId& id, UniqueFd* src) const {
+  const std::string cache_name = CacheName(id, false);
+  src->reset(::openat(cache_fd_.get(), cache_name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!*src) return Status::FromErrno("open " + JoinPath(options_.file_cache_dir, cache_name));
+  return Status::Ok();
+}
+
+// Places the file by reflink (from `src`, when open) or, in a read-only view, by hardlink, as the
+// identity. True when one worked; false otherwise, leaving in *dst the created (empty)
+// destination for a copy.
+Result<bool> CheckoutRun::LinkAsIdentity(const UniqueFd& src, int dir_fd, const TreeEntry& e,
+                                         UniqueFd* dst) {
+  ScopedFsIdentity as_identity;
+  PADDOCK_RETURN_IF_ERROR(as_identity.Apply(options_.identity));
+  if (src) {
+    Result<bool> done = TryReflink(src.get(), dir_fd, e, dst);
+    if (!done.ok()) return done;
+    if (*done) {
+      reflinked_.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  if (options_.read_only_view && hardlink_possible_.load(std::memory_order_relaxed)) {
+    // A destination left by a failed reflink attempt goes: the link takes its name.
+    if (*dst && ::unlinkat(dir_fd, e.name.c_str(), 0) != 0) return Status::FromErrno("unlink");
+    dst->reset();
+    Result<bool> done = TryHardlink(dir_fd, e);
+    if (!done.ok()) return done;
+    if (*done) {
+      hardlinked_.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  if (!*dst) {
+    dst->reset(::openat(dir_fd, e.name.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!*dst) return Status::FromErrno("create");
+  }
+  return false;
+}
+
 // True when the file was cloned. False when cloning is not possible, leaving in *dst the created
 // (empty) destination, if any, for the next method.
-Result<bool> CheckoutRun::TryReflink(int dir_fd, const TreeEntry& e, UniqueFd* dst) {
+Result<bool> CheckoutRun::TryReflink(int src_fd, int dir_fd, const TreeEntry& e, UniqueFd* dst) {
   if (!reflink_possible_.load(std::memory_order_relaxed)) return false;
-  const std::string cache_name = CacheName(e.id, false);
-  UniqueFd src(::openat(cache_fd_.get(), cache_name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!src) return Status::FromErrno("open " + JoinPath(options_.file_cache_dir, cache_name));
   dst->reset(
       ::openat(dir_fd, e.name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!*dst) return Status::FromErrno("create");
-  if (::ioctl(dst->get(), FICLONE, src.get()) != 0) {
+  if (::ioctl(dst->get(), FICLONE, src_fd) != 0) {
     if (!ReflinkUnsupported(errno)) return Status::FromErrno("clone");
     reflink_possible_.store(false, std::memory_order_relaxed);
     return false;
@@ -402,8 +439,10 @@ Result<bool> CheckoutRun::TryHardlink(int dir_fd, const TreeEntry& e) {
   // EMLINK: this cache file has the most links the file system allows; others may still link.
   if (errno == EMLINK) return false;
   // EXDEV: another file system. EPERM: fs.protected_hardlinks refuses linking a file the caller
-  // does not own. Either way no link will work in this checkout.
-  if (errno == EXDEV || errno == EPERM || errno == EOPNOTSUPP) {
+  // does not own. EACCES: the identity may not search the cache directory (or write the target
+  // directory, which the copy that follows then reports). Either way no link will work in this
+  // checkout.
+  if (errno == EXDEV || errno == EPERM || errno == EACCES || errno == EOPNOTSUPP) {
     hardlink_possible_.store(false, std::memory_order_relaxed);
     return false;
   }

@@ -14,8 +14,14 @@
 // Modes: directories 0755; files 0644, or 0755 when executable, regardless of the umask. In a
 // read-only view files are 0444 / 0555 whatever the method: a hardlinked file shares the cache
 // file's inode and mode (executables link to a second cache file, `<hex>.x`, mode 0555).
-// Symlinks are created as stored, never followed. Owners are those of the calling thread's file
-// system identity (or the cache file's, for hardlinks).
+// Symlinks are created as stored, never followed.
+//
+// Identity: everything in the target is created as CheckoutOptions::identity (null: the calling
+// thread's own file system identity), on the walking thread and on every worker, so permission
+// checks are the identity's and the files belong to it. The file cache belongs to the store and
+// is filled and read with the thread's own identity; a hardlink into the cache is attempted as
+// the identity, so an identity that may not reach the cache (or, with fs.protected_hardlinks,
+// does not own its files) gets reflinks or copies instead.
 //
 // Concurrency: the function is thread-safe and several checkouts may share one file cache
 // (concurrent materialisations of one id write equal bytes and the last rename wins), but
@@ -27,6 +33,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "storage/fs_identity.h"
 #include "storage/object_id.h"
 #include "storage/pack_store.h"
 
@@ -41,6 +48,8 @@ struct CheckoutOptions {
   bool read_only_view = false;
   // Threads materialising and placing files; 0 picks WorkQueue::DefaultThreads().
   unsigned threads = 0;
+  // Who writes the target (see "Identity" above); null: the calling thread. Must outlive the call.
+  const FsIdentity* identity = nullptr;
 };
 
 struct CheckoutResult {

@@ -14,6 +14,7 @@
 #include "base/file_util.h"
 #include "base/unique_fd.h"
 #include "storage/file_io.h"
+#include "storage/fs_identity.h"
 #include "storage/objects.h"
 #include "storage/stat_cache.h"
 #include "storage/work_queue.h"
@@ -106,6 +107,7 @@ class SnapshotWalk {
   std::string FullPath(const std::string& rel) const { return JoinPath(root_, rel); }
   void Warn(std::string message);
 
+  Status WalkAsIdentity();
   Status Walk(UniqueFd root_fd);
   Status OpenAndRead(const DirToOpen& dir);
   Status ReadDirectory(DirNode* node, SharedFd fd);
@@ -148,10 +150,8 @@ Result<SnapshotResult> SnapshotWalk::Run() {
   if (!options_.stat_cache_dir.empty()) {
     cache_ = StatCache::Load(StatCache::PathFor(options_.stat_cache_dir, root_));
   }
-  UniqueFd root_fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root_fd) return Status::FromErrno("open " + root_);
   readers_ = std::make_unique<WorkQueue>(options_.threads, kMaxQueuedFiles);
-  Status walked = Walk(std::move(root_fd));
+  Status walked = WalkAsIdentity();
   const Status read = readers_->Wait();  // even after a walk error: jobs use the nodes
   readers_.reset();
   PADDOCK_RETURN_IF_ERROR(walked);
@@ -161,6 +161,16 @@ Result<SnapshotResult> SnapshotWalk::Run() {
   result_.files_hashed = files_hashed_.load();
   result_.bytes_stored += bytes_stored_.load();
   return std::move(result_);
+}
+
+// The walk only lists, stats and opens host paths (the store is written by the readers and by
+// BuildTrees), so this thread keeps the identity for all of it.
+Status SnapshotWalk::WalkAsIdentity() {
+  ScopedFsIdentity as_identity;
+  PADDOCK_RETURN_IF_ERROR(as_identity.Apply(options_.identity));
+  UniqueFd root_fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd) return Status::FromErrno("open " + root_);
+  return Walk(std::move(root_fd));
 }
 
 Status SnapshotWalk::Walk(UniqueFd root_fd) {
@@ -272,9 +282,14 @@ Status SnapshotWalk::ReadFile(DirNode* node, size_t index, const SharedFd& dir_f
   TreeEntry& entry = node->entries[index];
   StatCacheEntry& stats = node->file_stats[index];
   const std::string full = FullPath(stats.path);
+  // Only the open needs the identity: reading an open fd checks nothing, and the store must be
+  // written as this thread's own identity.
+  ScopedFsIdentity as_identity;
+  PADDOCK_RETURN_IF_ERROR(as_identity.Apply(options_.identity));
   // O_NONBLOCK: should the file have been replaced by a FIFO, open must not wait for a writer.
   UniqueFd fd(::openat(dir_fd->get(), entry.name.c_str(),
                        O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  as_identity.Restore();  // keeps errno
   if (!fd) {
     if (errno == ENOENT || errno == ELOOP) {
       Drop(node, index, "vanished or changed type during the snapshot");

@@ -10,9 +10,11 @@
 // Only `dir` itself is resolved normally. A file that vanishes or changes type while the walk
 // runs is left out with a warning. Mount points below `dir` are walked into.
 //
-// Permissions: files are opened with the calling thread's file system identity (the caller may
-// have switched it with setfsuid); a file or directory that identity may not read fails the
-// snapshot with kPermissionDenied naming its path. Nothing assumes root.
+// Permissions: every host path is opened, listed and stat'ed as SnapshotOptions::identity (or,
+// when null, the calling thread's own file system identity), on the walking thread and on every
+// reader thread; a file or directory that identity may not read fails the snapshot with
+// kPermissionDenied naming its path. The store and the stat cache are written with the thread's
+// own identity (they belong to the store, not to the user). Nothing assumes root.
 //
 // Speed: files are read and chunked in parallel. With a stat cache directory, a file whose stat
 // data matches the cache (see stat_cache.h) and whose file object is still in the store is not
@@ -31,6 +33,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "storage/fs_identity.h"
 #include "storage/object_id.h"
 #include "storage/pack_store.h"
 
@@ -42,6 +45,11 @@ struct SnapshotOptions {
   std::string stat_cache_dir;
   // Threads reading files; 0 picks WorkQueue::DefaultThreads().
   unsigned threads = 0;
+  // Whose permissions apply to `dir` and everything below it (fs_identity.h); null: the calling
+  // thread's. Must outlive the call. A stat cache answers only for the identity that wrote it,
+  // so callers serving several identities give each its own stat_cache_dir: a cache hit skips
+  // opening the file, and must not vouch for somebody else's right to read it.
+  const FsIdentity* identity = nullptr;
 };
 
 struct SnapshotResult {

@@ -342,8 +342,8 @@ def complete(*words, env=None):
 
 
 def test_completion_of_commands():
-    assert complete("paddock", "") == ["gpus", "sandbox", "status", "token", "version"]
-    assert complete("paddock", "st") == ["status"]
+    assert complete("paddock", "") == ["gpus", "sandbox", "status", "store", "token", "version"]
+    assert complete("paddock", "st") == ["status", "store"]
     assert complete("paddock", "g") == ["gpus"]
     assert complete("paddock", "gpus", "") == ["history"]
     assert complete("paddock", "--json", "tok") == ["token"]

@@ -37,6 +37,10 @@ TEST(ConfigTest, ShippedDefaultFileParsesToTheBuiltInDefaults) {
   EXPECT_EQ(shipped->max_body_bytes, builtin.max_body_bytes);
   EXPECT_EQ(shipped->http_threads, builtin.http_threads);
   EXPECT_EQ(shipped->log_level, builtin.log_level);
+  EXPECT_EQ(shipped->store_enabled, builtin.store_enabled);
+  EXPECT_EQ(shipped->store_dir, builtin.store_dir);
+  EXPECT_EQ(shipped->store_gc_grace_seconds, builtin.store_gc_grace_seconds);
+  EXPECT_EQ(shipped->store_max_upload_bytes, builtin.store_max_upload_bytes);
 }
 
 TEST(ConfigTest, ReadsEveryKey) {
@@ -106,6 +110,44 @@ TEST(ConfigTest, BadGpuPartitionsNameTheGpuAndTheProblem) {
                 .find("need mode \"shared\""),
             std::string::npos);
   EXPECT_NE(ErrorOf("[gpu]\ndevice_dir = \"dev\"\n").find("gpu.device_dir"), std::string::npos);
+}
+
+TEST(ConfigTest, StoreDefaultsToTheStateDir) {
+  auto c = ParseConfig("[daemon]\nstate_dir = \"/srv/paddock\"\n", "x.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->store_enabled);
+  EXPECT_EQ(c->store_dir, "");
+  EXPECT_EQ(c->store_directory(), "/srv/paddock/store");
+  EXPECT_EQ(c->store_gc_grace_seconds, 3600);
+  EXPECT_EQ(c->store_max_upload_bytes, 0u);
+}
+
+TEST(ConfigTest, ReadsTheStoreSection) {
+  auto c = ParseConfig(R"(
+[store]
+enabled = false
+dir = "/data/paddock-store"
+gc_grace_seconds = 0
+max_upload_bytes = 1099511627776
+)",
+                       "x.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->store_enabled);
+  EXPECT_EQ(c->store_directory(), "/data/paddock-store");
+  EXPECT_EQ(c->store_gc_grace_seconds, 0);
+  EXPECT_EQ(c->store_max_upload_bytes, 1ull << 40);
+}
+
+TEST(ConfigTest, BadStoreKeysNameTheKey) {
+  EXPECT_NE(ErrorOf("[store]\ndir = \"store\"\n").find("key 'store.dir': must be an absolute path"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[store]\ngc_grace_seconds = -1\n").find("store.gc_grace_seconds"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[store]\nmax_upload_bytes = -5\n").find("store.max_upload_bytes"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[store]\nenabled = \"yes\"\n").find("expected a boolean"), std::string::npos);
+  EXPECT_NE(ErrorOf("[store]\n\ngc_grace = 5\n").find(":3: key 'store.gc_grace': unknown key"),
+            std::string::npos);
 }
 
 TEST(ConfigTest, EmptyListenTurnsTcpOff) {
