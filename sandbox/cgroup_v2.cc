@@ -60,10 +60,10 @@ Status MoveProcessesToLeaf(const CgroupFs& fs, const std::string& own_dir,
     Status s = fs.Write(leaf_dir, "cgroup.procs", std::to_string(pid));
     // A process that exited meanwhile is no obstacle; any other left behind is.
     if (!s.ok() && ::access(("/proc/" + std::to_string(pid)).c_str(), F_OK) == 0) {
-      return s.WithContext("move the daemon's processes into its leaf cgroup");
+      return s.WithContext("move the processes of " + own_dir + " into its leaf cgroup");
     }
   }
-  LogInfo("cgroup: moved the daemon's processes into a leaf of its cgroup",
+  LogInfo("cgroup: moved the processes of the sandboxes' parent into its leaf",
           {{"CGROUP", leaf_dir}, {"PROCESSES", std::to_string(pids->size())}});
   return Status::Ok();
 }
